@@ -1,0 +1,9 @@
+# tests: end-to-end suites (pytest) over the built tree.  Unit tests and
+# fuzzing live in tests/unit/module.mk and tests/fuzz/module.mk.
+PYTEST := $(PYTHON) -m pytest
+PYTEST_FLAGS ?= -q
+
+.PHONY: check-e2e
+check-e2e: all
+	$(PYTEST) $(PYTEST_FLAGS) tests/e2e
+CHECK_TARGETS += check-e2e
