@@ -76,6 +76,7 @@ demo: all
 bench: all $(BENCH_TARGETS)
 
 install: all $(INSTALL_TARGETS)
+	@bash scripts/install.sh $(B) $(PREFIX) '$(DESTDIR)' $(VERSION)
 
 clean:
 	rm -rf $(B) $(CLEAN_FILES)
