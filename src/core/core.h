@@ -31,6 +31,41 @@ struct xs_err {
 int xs_err_set(struct xs_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* ---- near placement ---------------------------------------------------------
+ * The payload must sit within rel32 reach of the module it patches: jumps
+ * from the old functions into the payload and PC-relative references from
+ * the payload to the module's code and data are 32-bit signed displacements.
+ * xs_near_find() picks where, from a snapshot of the process's mappings (the
+ * agent reads /proc/self/maps); it is a pure function.
+ *
+ * The rule, exactly: the module [mod_lo, mod_hi) and the gap [g, g + size)
+ * must together fit in one window of XS_NEAR_SPAN bytes, i.e.
+ * max(g + size, mod_hi) - min(g, mod_lo) <= XS_NEAR_SPAN.  The span is
+ * 2 GiB minus one page, so that every byte of the gap is within rel32 reach
+ * of every byte of the module with room for small addends.  The gap is
+ * page aligned, lies in [XS_NEAR_MIN_ADDR, XS_NEAR_MAX_ADDR), does not
+ * overlap any mapping nor the module, and is the closest such gap to the
+ * module (distance lo - (g + size) below it, g - hi above it; below wins a
+ * tie).
+ */
+struct xs_range {
+	uintptr_t lo, hi; /* [lo, hi) */
+};
+
+#define XS_NEAR_SPAN ((uintptr_t)(1ull << 31) - 4096u)
+#define XS_NEAR_MIN_ADDR ((uintptr_t)0x10000)        /* vm.mmap_min_addr default */
+#define XS_NEAR_MAX_ADDR ((uintptr_t)0x7ffffffff000) /* x86-64 user space top (47 bits) */
+
+/*
+ * maps: the process's mappings sorted by lo (overlaps and adjacency are
+ * fine; an unsorted list is -EINVAL).  size: bytes wanted (rounded up to
+ * page_size).  page_size: a power of two.  On success *addr is the start of
+ * the gap.  -ENOMEM (with a message naming the module range and the size)
+ * when no gap is in reach; -EINVAL for bad arguments.
+ */
+int xs_near_find(const struct xs_range *maps, size_t nmaps, uintptr_t mod_lo, uintptr_t mod_hi,
+		 size_t size, size_t page_size, uintptr_t *addr, struct xs_err *err);
+
 /* ---- verified view over the payload bytes -------------------------------- */
 
 struct xs_note {

@@ -1,0 +1,18 @@
+/* struct xs_err: one human message per failure. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "core/core.h"
+
+int xs_err_set(struct xs_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return code;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
