@@ -1,0 +1,406 @@
+/*
+ * The agent's entry point: a constructor that, when libxsplice.so is loaded
+ * into a process (LD_PRELOAD or linked in), initialises the engine, creates
+ * the control socket $XSPLICE_DIR/<pid>.sock and starts one control thread
+ * ("xsplice-agent") that serves it.
+ *
+ * The agent lives in someone else's process, so this file is careful about
+ * what it touches:
+ *  - the control thread blocks every signal and sleeps in poll() with no
+ *    timeout: no CPU while idle, no signal ever delivered to it;
+ *  - every descriptor is close-on-exec; exec starts clean;
+ *  - no stdio: diagnostics go to fd 2 with write(2), prefixed "xsplice: ";
+ *  - the process's signal dispositions are untouched, except for the dump
+ *    signal the user asks for with XSPLICE_DUMP_SIGNAL;
+ *  - fork: the child keeps the engine state (and the applied patches) but
+ *    not the control thread; the atfork child handler starts a new thread
+ *    on a new socket, <childpid>.sock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "agent/engine.h"
+#include "agent/server.h"
+#include "common/sockdir.h"
+
+static struct {
+	char dir[4096];     /* socket directory, fixed at start-up */
+	char path[108];     /* our socket, when owner != 0 */
+	pid_t owner;        /* the pid that created `path` (never unlink another's) */
+	int listen_fd;      /* -1 when there is no socket */
+	int dump_fd;        /* eventfd poked by the dump signal, or -1 */
+	pthread_t thread;
+	int have_thread;
+} ag = {.listen_fd = -1, .dump_fd = -1};
+
+/* Held while the engine serves a request (server.c).  fork() in another
+ * thread takes it in the prepare handler, so a child never inherits an
+ * engine in the middle of an upload or an action. */
+static pthread_mutex_t req_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void xs_agent_diag(const char *fmt, ...)
+{
+	char buf[768];
+	int n = snprintf(buf, sizeof(buf), "xsplice: ");
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += m < (int)(sizeof(buf) - (size_t)n - 1) ? m : (int)(sizeof(buf) - (size_t)n - 2);
+	buf[n++] = '\n';
+	int saved = errno;
+	for (ssize_t off = 0, w; off < n; off += w) {
+		w = write(2, buf + off, (size_t)(n - off));
+		if (w <= 0 && errno != EINTR)
+			break;
+		if (w < 0)
+			w = 0;
+	}
+	errno = saved;
+}
+
+void xs_server_lock(void)
+{
+	pthread_mutex_lock(&req_lock);
+}
+
+void xs_server_unlock(void)
+{
+	pthread_mutex_unlock(&req_lock);
+}
+
+/* ---- the socket directory and the socket ------------------------------------ */
+
+static int pick_dir(void)
+{
+	const char *d = secure_getenv(XS_SOCKDIR_ENV);
+	if (d && d[0]) {
+		if (strlen(d) >= sizeof(ag.dir))
+			return -ENAMETOOLONG;
+		strcpy(ag.dir, d);
+		return 0;
+	}
+	return xs_sockdir_default(ag.dir, sizeof(ag.dir), geteuid(), secure_getenv("XDG_RUNTIME_DIR"));
+}
+
+/* The directory must be ours alone: created 0700 if missing, then checked
+ * (not a symlink, a directory, owned by us, mode exactly 0700). */
+static int check_dir(void)
+{
+	struct stat st;
+	if (mkdir(ag.dir, 0700) && errno != EEXIST) {
+		xs_agent_diag("cannot create the socket directory %s: %s; no control socket", ag.dir,
+			      strerror(errno));
+		return -errno;
+	}
+	if (lstat(ag.dir, &st)) {
+		xs_agent_diag("cannot stat the socket directory %s: %s; no control socket", ag.dir,
+			      strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 07777) != 0700) {
+		xs_agent_diag("the socket directory %s is not safe (%s, owner uid %u, mode %04o; "
+			      "want a directory owned by uid %u with mode 0700); no control socket",
+			      ag.dir, S_ISLNK(st.st_mode) ? "a symlink" : S_ISDIR(st.st_mode) ? "a directory" : "not a directory",
+			      (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Create, bind and listen on <dir>/<pid>.sock; any old file of that name is
+ * stale (a previous process with our pid) and is replaced. */
+static int open_socket(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	pid_t pid = getpid();
+	int rc = xs_sock_path(sa.sun_path, sizeof(sa.sun_path), ag.dir, pid);
+	if (rc) {
+		xs_agent_diag("socket path %s/%d.sock is too long; no control socket", ag.dir,
+			      (int)pid);
+		return rc;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	unlink(sa.sun_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		goto fail;
+	/* the directory already keeps others out; 0600 says so twice */
+	if (chmod(sa.sun_path, 0600) || listen(fd, 16)) {
+		unlink(sa.sun_path);
+		goto fail;
+	}
+	memcpy(ag.path, sa.sun_path, sizeof(ag.path));
+	ag.owner = pid;
+	ag.listen_fd = fd;
+	return 0;
+fail:
+	rc = -errno;
+	xs_agent_diag("cannot create the control socket %s: %s", sa.sun_path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void close_socket(int unlink_it)
+{
+	if (unlink_it && ag.owner == getpid() && ag.path[0])
+		unlink(ag.path);
+	if (ag.listen_fd >= 0)
+		close(ag.listen_fd);
+	ag.listen_fd = -1;
+	ag.owner = 0;
+	ag.path[0] = '\0';
+}
+
+/* ---- dump on signal (the design's debug key) ----------------------------------- */
+
+static void dump_handler(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	uint64_t one = 1;
+	if (write(ag.dump_fd, &one, sizeof(one)) < 0) {
+		/* counter full: a dump is already pending */
+	}
+	errno = saved;
+}
+
+/* "USR2", "SIGUSR2", "12", "RTMIN+3", "SIGRTMAX-1" -> signal number, or 0 */
+static int parse_signal(const char *s)
+{
+	if (!strncmp(s, "SIG", 3))
+		s += 3;
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (end != s && !*end)
+		return n > 0 && n < NSIG ? (int)n : 0;
+	if (!strncmp(s, "RTMIN", 5) || !strncmp(s, "RTMAX", 5)) {
+		int base = s[4] == 'N' ? SIGRTMIN : SIGRTMAX;
+		n = s[5] ? strtol(s + 5, &end, 10) : 0;
+		if (s[5] && *end)
+			return 0;
+		n += base;
+		return n >= SIGRTMIN && n <= SIGRTMAX ? (int)n : 0;
+	}
+	for (int sig = 1; sig < SIGRTMIN; sig++) {
+		const char *abbrev = sigabbrev_np(sig);
+		if (abbrev && !strcmp(abbrev, s))
+			return sig;
+	}
+	return 0;
+}
+
+static void setup_dump_signal(void)
+{
+	const char *name = secure_getenv("XSPLICE_DUMP_SIGNAL");
+	if (!name || !name[0])
+		return;
+	int sig = parse_signal(name);
+	if (!sig || sig == SIGKILL || sig == SIGSTOP) {
+		xs_agent_diag("XSPLICE_DUMP_SIGNAL=%s is not a signal the agent can catch; "
+			      "no dump on signal", name);
+		return;
+	}
+	ag.dump_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ag.dump_fd < 0) {
+		xs_agent_diag("no dump on signal: eventfd: %s", strerror(errno));
+		return;
+	}
+	struct sigaction sa = {.sa_handler = dump_handler, .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL)) {
+		xs_agent_diag("no dump on signal %s: %s", name, strerror(errno));
+		close(ag.dump_fd);
+		ag.dump_fd = -1;
+	}
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void dump_to_stderr(void)
+{
+	uint64_t count;
+	if (read(ag.dump_fd, &count, sizeof(count)) < 0)
+		return;
+	struct xs_buf b;
+	xs_buf_init(&b);
+	xs_buf_printf(&b, "xsplice: state dump of process %d\n", (int)getpid());
+	xs_server_lock();
+	int rc = xs_engine_report(XS_REPORT_DUMP, 0, &b);
+	xs_server_unlock();
+	if (rc || b.oom)
+		xs_agent_diag("state dump failed: %s", rc ? strerror(-rc) : "out of memory");
+	else
+		write_all(2, b.data, b.len);
+	xs_buf_free(&b);
+}
+
+/* ---- the control thread ---------------------------------------------------------- */
+
+static void accept_one(void)
+{
+	int fd = accept4(ag.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd >= 0) {
+		xs_server_handle(fd);
+		close(fd);
+		return;
+	}
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+		/* the connection stays queued: back off instead of spinning */
+		xs_agent_diag("cannot accept a control connection: %s", strerror(errno));
+		poll(NULL, 0, 200);
+	}
+}
+
+static void *control_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct pollfd p[2] = {
+			{.fd = ag.listen_fd, .events = POLLIN},
+			{.fd = ag.dump_fd, .events = POLLIN},
+		};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			xs_agent_diag("control thread stops: poll: %s", strerror(errno));
+			break;
+		}
+		if (p[1].revents & POLLIN)
+			dump_to_stderr();
+		if (p[0].revents & POLLNVAL) {
+			xs_agent_diag("the process closed the agent's control socket; "
+				      "the agent stops listening");
+			ag.listen_fd = -1;
+			if (ag.dump_fd < 0)
+				break;
+		} else if (p[0].revents & POLLIN) {
+			accept_one();
+		}
+	}
+	return NULL;
+}
+
+/* The control thread starts with every signal blocked (inherited from the
+ * mask set around pthread_create), so none of the process's signals - nor
+ * the engine's quiesce signal - is ever delivered to it. */
+static int start_thread(void)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&ag.thread, &attr, control_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		xs_agent_diag("cannot start the control thread: %s", strerror(rc));
+		return -rc;
+	}
+	pthread_setname_np(ag.thread, "xsplice-agent");
+	ag.have_thread = 1;
+	return 0;
+}
+
+static void start_control(void)
+{
+	ag.have_thread = 0;
+	if (!check_dir())
+		open_socket();
+	if (ag.listen_fd < 0 && ag.dump_fd < 0)
+		return;
+	if (start_thread())
+		close_socket(1);
+}
+
+/* ---- fork ----------------------------------------------------------------------- */
+
+static int on_control_thread(void)
+{
+	return ag.have_thread && pthread_equal(pthread_self(), ag.thread);
+}
+
+static void atfork_prepare(void)
+{
+	if (!on_control_thread())
+		pthread_mutex_lock(&req_lock);
+}
+
+static void atfork_parent(void)
+{
+	if (!on_control_thread())
+		pthread_mutex_unlock(&req_lock);
+}
+
+/* The child has one thread (the one that forked): our control thread, the
+ * parent's socket and the parent's eventfd are not its own. */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&req_lock, NULL);
+	close_socket(0);
+	if (ag.dump_fd >= 0) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		close(ag.dump_fd);
+		ag.dump_fd = fd;
+	}
+	xs_engine_atfork_child();
+	start_control();
+}
+
+/* ---- life cycle --------------------------------------------------------------- */
+
+__attribute__((constructor)) static void xs_agent_start(void)
+{
+	const char *off = getenv("XSPLICE_DISABLE");
+	if (off && !strcmp(off, "1"))
+		return;
+	struct xs_err err = {0};
+	int rc = xs_engine_init(&err);
+	if (rc) {
+		xs_agent_diag("agent disabled: %s", err.msg[0] ? err.msg : strerror(-rc));
+		return;
+	}
+	if (pick_dir()) {
+		xs_agent_diag("the socket directory name is too long; no control socket");
+		return;
+	}
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	setup_dump_signal();
+	start_control();
+}
+
+__attribute__((destructor)) static void xs_agent_stop(void)
+{
+	if (ag.owner == getpid() && ag.path[0])
+		unlink(ag.path);
+}

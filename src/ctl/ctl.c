@@ -1,0 +1,401 @@
+/*
+ * libxsplicectl: one connection per request to the agent's socket
+ * (protocol in src/common/proto.h).  The handle keeps the socket path, the
+ * last message and the last reply body.
+ */
+#include "ctl/ctl_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/proto.h"
+
+#define DEFAULT_IO_MS 120000
+#define ACTION_SLACK_MS 30000
+
+struct xsctl {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char version[128];
+	char msg[XS_PROTO_MSG_MAX + 1];
+	char *body;
+	size_t body_len;
+	int io_ms;
+	int io_ms_set;
+};
+
+/* What one request sends. */
+struct req {
+	unsigned op;
+	uint32_t flags, quiesce_ms, deadline_ms;
+	const char *name;
+	const void *payload;
+	size_t payload_len;
+	const char *params;
+	size_t params_len;
+};
+
+static int fail(xsctl *h, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(xsctl *h, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(h->msg, sizeof(h->msg), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+XSCTL_API xsctl *xsctl_new(void)
+{
+	return calloc(1, sizeof(struct xsctl));
+}
+
+XSCTL_API void xsctl_free(xsctl *h)
+{
+	if (h)
+		free(h->body);
+	free(h);
+}
+
+XSCTL_API void xsctl_set_io_timeout(xsctl *h, int ms)
+{
+	h->io_ms = ms;
+	h->io_ms_set = 1;
+}
+
+XSCTL_API const char *xsctl_socket_path(const xsctl *h)
+{
+	return h->path;
+}
+
+XSCTL_API const char *xsctl_agent_version(const xsctl *h)
+{
+	return h->version;
+}
+
+XSCTL_API const char *xsctl_error(const xsctl *h)
+{
+	return h->msg;
+}
+
+XSCTL_API const char *xsctl_body(const xsctl *h, size_t *len)
+{
+	if (len)
+		*len = h->body_len;
+	return h->body ? h->body : "";
+}
+
+XSCTL_API const char *xsctl_strstatus(int status)
+{
+	if (status == XSCTL_OK)
+		return "done";
+	if (status == XSCTL_NOOP)
+		return "no action needed";
+	return strerror(-status);
+}
+
+XSCTL_API int xsctl_busy(int status)
+{
+	return status == -EBUSY || status == -EAGAIN;
+}
+
+XSCTL_API const char *xsctl_action_name(enum xsctl_action act)
+{
+	static const char *const names[] = {"?", "apply", "revert", "replace", "unload"};
+	return act >= XSCTL_APPLY && act <= XSCTL_UNLOAD ? names[act] : names[0];
+}
+
+/* ---- one exchange ------------------------------------------------------------ */
+
+static int dial(xsctl *h)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (!h->path[0])
+		return fail(h, -ENOTCONN, "not attached to a process");
+	memcpy(sa.sun_path, h->path, sizeof(sa.sun_path));
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(h, -errno, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = errno;
+		close(fd);
+		if (e == ECONNREFUSED)
+			return fail(h, -e, "no agent listens on %s (a stale socket: the process "
+				    "exited or exec'd)", h->path);
+		if (e == ENOENT)
+			return fail(h, -e, "the agent socket %s is gone (the process exited?)",
+				    h->path);
+		return fail(h, -e, "cannot connect to %s: %s", h->path, strerror(e));
+	}
+	/* non-blocking from here: every wait is bounded by poll() */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK)) {
+		int e = errno;
+		close(fd);
+		return fail(h, -e, "cannot set up the socket: %s", strerror(e));
+	}
+	return fd;
+}
+
+static int io_fail(xsctl *h, int rc, const char *what)
+{
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		return fail(h, -EPIPE, "the agent at %s closed the connection while %s "
+			    "(did the process exit?)", h->path, what);
+	if (rc == -ETIMEDOUT)
+		return fail(h, rc, "the agent at %s did not answer in time while %s "
+			    "(is the process stopped?)", h->path, what);
+	return fail(h, rc, "%s %s: %s", what, h->path, strerror(-rc));
+}
+
+/* Read one reply frame; the message goes to h->msg, the body to h->body. */
+static int read_reply(xsctl *h, int fd, int64_t deadline, const char *what)
+{
+	struct xs_reply_hdr r;
+	const char *why;
+	int rc = xs_io_read(fd, &r, sizeof(r), deadline);
+	if (rc)
+		return io_fail(h, rc, what);
+	if (xs_proto_check_reply(&r, &why))
+		return fail(h, -EPROTO, "bad reply from the agent at %s: %s", h->path, why);
+	char *body = malloc((size_t)r.body_len + 1);
+	if (!body)
+		return fail(h, -ENOMEM, "out of memory for a %u-byte reply", r.body_len);
+	rc = xs_io_read(fd, h->msg, r.msg_len, deadline);
+	if (!rc)
+		rc = xs_io_read(fd, body, r.body_len, deadline);
+	if (rc) {
+		free(body);
+		return io_fail(h, rc, what);
+	}
+	h->msg[r.msg_len] = '\0';
+	body[r.body_len] = '\0';
+	free(h->body);
+	h->body = body;
+	h->body_len = r.body_len;
+	return r.status;
+}
+
+static int send_request(xsctl *h, int fd, const struct req *q, int64_t deadline)
+{
+	size_t nlen = q->name ? strlen(q->name) : 0;
+	struct xs_req_hdr hd = {
+		.magic = XS_PROTO_MAGIC,
+		.version = XS_PROTO_VERSION,
+		.op = (uint16_t)q->op,
+		.flags = q->flags,
+		.quiesce_timeout_ms = q->quiesce_ms,
+		.deadline_ms = q->deadline_ms,
+		.name_len = (uint32_t)nlen,
+		.payload_len = (uint32_t)q->payload_len,
+		.params_len = (uint32_t)q->params_len,
+	};
+	int rc = xs_io_write(fd, &hd, sizeof(hd), deadline);
+	if (!rc)
+		rc = xs_io_write(fd, q->name, nlen, deadline);
+	if (!rc)
+		rc = xs_io_write(fd, q->payload, q->payload_len, deadline);
+	if (!rc)
+		rc = xs_io_write(fd, q->params, q->params_len, deadline);
+	return rc ? io_fail(h, rc, "sending the request to") : 0;
+}
+
+static int64_t request_deadline(const xsctl *h, const struct req *q)
+{
+	if (h->io_ms_set)
+		return xs_io_deadline(h->io_ms);
+	if (q->deadline_ms)
+		return xs_io_deadline((int)q->deadline_ms + ACTION_SLACK_MS);
+	return xs_io_deadline(DEFAULT_IO_MS);
+}
+
+/* Connect, read the greeting, then (q != NULL) send q and read the reply. */
+static int exchange(xsctl *h, const struct req *q)
+{
+	int64_t deadline = q ? request_deadline(h, q) : xs_io_deadline(DEFAULT_IO_MS);
+	h->msg[0] = '\0';
+	h->body_len = 0;
+	if (h->body)
+		h->body[0] = '\0';
+	int fd = dial(h);
+	if (fd < 0)
+		return fd;
+	int rc = read_reply(h, fd, deadline, "waiting for the greeting of");
+	if (rc < 0) {
+		if (rc == -EPERM) {
+			char why[sizeof(h->msg)];
+			memcpy(why, h->msg, sizeof(why));
+			fail(h, rc, "the agent of %s refused the connection: %.3000s", h->path, why);
+		}
+		goto out;
+	}
+	size_t vlen = strnlen(h->msg, sizeof(h->version) - 1);
+	memcpy(h->version, h->msg, vlen);
+	h->version[vlen] = '\0';
+	if (q) {
+		h->msg[0] = '\0';
+		rc = send_request(h, fd, q, deadline);
+		if (!rc)
+			rc = read_reply(h, fd, deadline, "waiting for the reply of");
+	}
+out:
+	close(fd);
+	if (rc < 0 && !h->msg[0])
+		fail(h, rc, "%s", strerror(-rc));
+	return rc;
+}
+
+/* ---- the API ------------------------------------------------------------------- */
+
+XSCTL_API int xsctl_attach_path(xsctl *h, const char *socket_path)
+{
+	if (strlen(socket_path) >= sizeof(h->path))
+		return fail(h, -ENAMETOOLONG, "socket path too long: %s", socket_path);
+	snprintf(h->path, sizeof(h->path), "%s", socket_path);
+	return exchange(h, NULL);
+}
+
+XSCTL_API int xsctl_attach(xsctl *h, pid_t pid)
+{
+	int rc = xs_ctl_locate(pid, h->path, sizeof(h->path), h->msg, sizeof(h->msg));
+	if (rc) {
+		h->path[0] = '\0';
+		return rc;
+	}
+	return exchange(h, NULL);
+}
+
+static int check_name(xsctl *h, const char *name)
+{
+	const char *why;
+	if (!name)
+		return fail(h, -EINVAL, "no payload name");
+	if (xs_proto_check_name(name, strlen(name), &why))
+		return fail(h, -EINVAL, "invalid payload name '%s': %s", name, why);
+	return 0;
+}
+
+/* NULL-terminated "key=value" strings -> "key=value\0key=value\0" */
+static int pack_params(xsctl *h, const char *const *params, char **out, size_t *len)
+{
+	size_t n = 0;
+	const char *why;
+	*out = NULL;
+	*len = 0;
+	for (size_t i = 0; params && params[i]; i++)
+		n += strlen(params[i]) + 1;
+	if (n == 0)
+		return 0;
+	if (n > XS_PROTO_PARAMS_MAX)
+		return fail(h, -E2BIG, "parameters take %zu bytes, more than %u", n,
+			    XS_PROTO_PARAMS_MAX);
+	char *p = malloc(n);
+	if (!p)
+		return fail(h, -ENOMEM, "out of memory");
+	for (size_t i = 0, off = 0; params[i]; i++) {
+		size_t l = strlen(params[i]) + 1;
+		memcpy(p + off, params[i], l);
+		off += l;
+	}
+	if (xs_proto_check_params(p, n, &why)) {
+		free(p);
+		return fail(h, -EINVAL, "invalid parameters: %s (want key=value)", why);
+	}
+	*out = p;
+	*len = n;
+	return 0;
+}
+
+XSCTL_API int xsctl_upload(xsctl *h, const char *name, const void *bytes, size_t len,
+			   const char *const *params)
+{
+	int rc = check_name(h, name);
+	if (rc)
+		return rc;
+	if (len == 0 || len > XS_PROTO_PAYLOAD_MAX)
+		return fail(h, -EFBIG, "payload %s has %zu bytes; want 1 to %u", name, len,
+			    XS_PROTO_PAYLOAD_MAX);
+	struct req q = {.op = XS_OP_UPLOAD, .name = name, .payload = bytes, .payload_len = len};
+	char *packed;
+	rc = pack_params(h, params, &packed, &q.params_len);
+	if (rc)
+		return rc;
+	q.params = packed;
+	rc = exchange(h, &q);
+	free(packed);
+	return rc;
+}
+
+XSCTL_API int xsctl_upload_file(xsctl *h, const char *name, const char *path,
+				const char *const *params)
+{
+	FILE *f = fopen(path, "rbe");
+	if (!f)
+		return fail(h, -errno, "cannot open %s: %s", path, strerror(errno));
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	int rc = 0;
+	while (buf && !rc) {
+		len += fread(buf + len, 1, cap - len, f);
+		if (ferror(f))
+			rc = fail(h, -EIO, "cannot read %s: %s", path, strerror(errno));
+		else if (len < cap)
+			break;
+		else if (cap > XS_PROTO_PAYLOAD_MAX)
+			rc = fail(h, -EFBIG, "%s is larger than %u bytes", path,
+				  XS_PROTO_PAYLOAD_MAX);
+		else {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb)
+				free(buf);
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (!buf)
+		return fail(h, -ENOMEM, "out of memory reading %s", path);
+	if (!rc && len == 0)
+		rc = fail(h, -EINVAL, "%s is empty", path);
+	if (!rc)
+		rc = xsctl_upload(h, name, buf, len, params);
+	free(buf);
+	return rc;
+}
+
+XSCTL_API int xsctl_action(xsctl *h, const char *name, enum xsctl_action act,
+			   const struct xsctl_action_opts *opts)
+{
+	static const unsigned ops[] = {0, XS_OP_APPLY, XS_OP_REVERT, XS_OP_REPLACE, XS_OP_UNLOAD};
+	int rc = check_name(h, name);
+	if (rc)
+		return rc;
+	if (act < XSCTL_APPLY || act > XSCTL_UNLOAD)
+		return fail(h, -EINVAL, "unknown action %d", (int)act);
+	if (opts && (opts->flags & ~XSCTL_NODEPS))
+		return fail(h, -EINVAL, "unknown action flags %#x", opts->flags);
+	if (opts && (opts->deadline_ms > INT32_MAX / 2 || opts->quiesce_timeout_ms > INT32_MAX / 2))
+		return fail(h, -EINVAL, "timeout out of range");
+	struct req q = {.op = ops[act], .name = name};
+	if (opts) {
+		q.flags = (opts->flags & XSCTL_NODEPS) ? XS_PROTO_F_NODEPS : 0;
+		q.quiesce_ms = opts->quiesce_timeout_ms;
+		q.deadline_ms = opts->deadline_ms;
+	}
+	return exchange(h, &q);
+}
+
+XSCTL_API int xsctl_report(xsctl *h, enum xsctl_report what, int json)
+{
+	static const unsigned ops[] = {0, XS_OP_LIST, XS_OP_INFO, XS_OP_DUMP, XS_OP_HISTORY};
+	if (what < XSCTL_LIST || what > XSCTL_HISTORY)
+		return fail(h, -EINVAL, "unknown report %d", (int)what);
+	struct req q = {.op = ops[what], .flags = json ? XS_PROTO_F_JSON : 0};
+	return exchange(h, &q);
+}
