@@ -84,6 +84,8 @@ struct xs_note xs_elf_depends_id(const struct xs_elf *elf);
 struct xs_note xs_elf_build_id(const struct xs_elf *elf);
 /* .modinfo bytes (key=value\0...), NULL/0 when absent */
 const char *xs_elf_modinfo(const struct xs_elf *elf, size_t *len);
+/* number of .xsplice.funcs entries */
+unsigned xs_elf_nfuncs(const struct xs_elf *elf);
 
 /* ---- layout --------------------------------------------------------------- */
 
@@ -92,6 +94,8 @@ enum xs_area { XS_AREA_RX, XS_AREA_R, XS_AREA_RW, XS_AREA_COUNT };
 struct xs_layout {
 	size_t size[XS_AREA_COUNT];  /* bytes, page multiples (0 when empty) */
 	size_t total;                /* sum of the three */
+	unsigned ngot;               /* GOT slots (8 bytes each, in R) */
+	unsigned nstubs;             /* call stubs (in RX) */
 };
 
 int xs_link_layout(const struct xs_elf *elf, size_t page_size, struct xs_layout *out,
