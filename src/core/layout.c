@@ -67,7 +67,11 @@ int xs_layout_compute(struct xs_elf *e, struct xs_err *err)
 		if (!s->alloc)
 			continue;
 		s->area = area_of(&s->h);
-		s->off = reserve(e, s->area, s->h.sh_size, s->h.sh_addralign);
+		/* .eh_frame gets 4 zero bytes after it: the terminator that
+		 * __register_frame walks to (a linker adds it from crtend.o) */
+		s->off = reserve(e, s->area,
+				 s->h.sh_size + (i == e->special[XS_SP_EH_FRAME] ? 4 : 0),
+				 s->h.sh_addralign);
 	}
 	/* sizes are bounded by XSPLICE_MAX_ALLOC_SIZE, counts by the number of
 	 * relocations: none of this can wrap */
