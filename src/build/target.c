@@ -523,6 +523,14 @@ static int distinct(const struct xt_sym **m, size_t n)
 	return 0;
 }
 
+static int same_file(const struct xt_sym **m, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(m[i]->file, m[0]->file) != 0)
+			return 0;
+	return 1;
+}
+
 /* "a.c, b.c" into buf, for ambiguity messages. */
 static const char *list_files(const struct xt_sym **m, size_t n, char *buf, size_t len)
 {
@@ -561,6 +569,11 @@ static int lookup_in_file(const struct xt_target *t, const char *file, const cha
 		rc = fail(err, -ENOENT, "no file-local '%s' in a file matching '%s' in %s (symbols from %s)%s",
 			  name, file, t->path, xt_syms_from_name(t),
 			  n ? ": it is global there, drop the file part" : "");
+	} else if (distinct(m, k) && same_file(m, k)) {
+		rc = fail(err, -ENOTUNIQ,
+			  "'%s#%s' is ambiguous in %s: %zu statics '%s' in files all named '%s', "
+			  "which its symbol table cannot tell apart",
+			  file, name, t->path, k, name, m[0]->file);
 	} else if (distinct(m, k)) {
 		rc = fail(err, -ENOTUNIQ,
 			  "'%s#%s' is ambiguous in %s: it matches statics in %s; give a longer path",
