@@ -1,0 +1,257 @@
+"""Python bindings for libxsplicectl: drive the xsplice agent of a live process.
+
+    import xsplice
+
+    with xsplice.Process(pid) as p:
+        p.upload("fix1", "fix1.xsplice", params={"limit": "64"})
+        p.apply("fix1", timeout_ms=5000)
+        for payload in p.list():
+            print(payload["name"], payload["state"])
+        p.revert("fix1")
+        p.unload("fix1")
+
+Errors raise xsplice.Error (with .status, a negative errno, and the agent's
+message); "busy, try again" raises xsplice.Busy, a subclass.  Actions
+return True when they changed something and False when the payload was
+already in the asked state ("No action needed").
+
+The library is found through $XSPLICE_CTL_LIB, the directory `make install`
+recorded, the build tree this file sits in, then the system's search path.
+"""
+import ctypes
+import ctypes.util
+import errno
+import json
+import os
+
+__all__ = ["Process", "Error", "Busy", "OK", "NOOP", "load_library"]
+
+OK = 0
+NOOP = 1
+
+_APPLY, _REVERT, _REPLACE, _UNLOAD = 1, 2, 3, 4
+_LIST, _INFO, _DUMP, _HISTORY = 1, 2, 3, 4
+_NODEPS = 1
+
+
+class Error(Exception):
+    """An xsplice operation failed: .status is the negative errno, .message the why."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Busy(Error):
+    """The agent found no safe moment before the deadline: try again."""
+
+
+class _ActionOpts(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint32), ("quiesce_timeout_ms", ctypes.c_uint32),
+                ("deadline_ms", ctypes.c_uint32)]
+
+
+def _candidates():
+    env = os.environ.get("XSPLICE_CTL_LIB")
+    if env:
+        yield env
+    try:
+        from . import _paths  # written by `make install`
+        yield os.path.join(_paths.LIBDIR, "libxsplicectl.so")
+    except ImportError:
+        pass
+    here = os.path.dirname(os.path.abspath(__file__))
+    yield os.path.join(here, "..", "..", "build", "lib", "libxsplicectl.so")
+    found = ctypes.util.find_library("xsplicectl")
+    if found:
+        yield found
+    yield "libxsplicectl.so"
+
+
+_lib = None
+
+
+def _declare(lib):
+    vp, cp, i, sz = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_size_t
+    sigs = {
+        "xsctl_new": (vp, []),
+        "xsctl_free": (None, [vp]),
+        "xsctl_attach": (i, [vp, i]),
+        "xsctl_attach_path": (i, [vp, cp]),
+        "xsctl_socket_path": (cp, [vp]),
+        "xsctl_agent_version": (cp, [vp]),
+        "xsctl_set_io_timeout": (None, [vp, i]),
+        "xsctl_upload": (i, [vp, cp, cp, sz, ctypes.POINTER(cp)]),
+        "xsctl_action": (i, [vp, cp, i, ctypes.POINTER(_ActionOpts)]),
+        "xsctl_report": (i, [vp, i, i]),
+        "xsctl_body": (ctypes.POINTER(ctypes.c_char), [vp, ctypes.POINTER(sz)]),
+        "xsctl_error": (cp, [vp]),
+        "xsctl_busy": (i, [i]),
+    }
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+    return lib
+
+
+def load_library():
+    """The loaded libxsplicectl (ctypes.CDLL), found as the module docstring says."""
+    global _lib
+    if _lib is None:
+        tried = []
+        for path in _candidates():
+            if os.sep in path and not os.path.exists(path):
+                tried.append(path)
+                continue
+            try:
+                _lib = _declare(ctypes.CDLL(path))
+                break
+            except OSError as e:
+                tried.append(f"{path} ({e})")
+        else:
+            raise OSError("libxsplicectl.so not found; tried: " + ", ".join(tried)
+                          + " (set XSPLICE_CTL_LIB)")
+    return _lib
+
+
+def _ms(v, what):
+    if v is None:
+        return 0
+    v = int(v)
+    if v < 0 or v > 0x3FFFFFFF:
+        raise ValueError(f"{what} out of range: {v}")
+    return v
+
+
+class Process:
+    """The agent of one process, by pid (or by socket path)."""
+
+    def __init__(self, pid=None, socket=None, io_timeout_ms=None):
+        if (pid is None) == (socket is None):
+            raise ValueError("give exactly one of pid or socket")
+        self._lib = load_library()
+        self._h = self._lib.xsctl_new()
+        if not self._h:
+            raise MemoryError("xsctl_new")
+        if io_timeout_ms is not None:
+            self._lib.xsctl_set_io_timeout(self._h, int(io_timeout_ms))
+        self.pid = pid
+        if socket is not None:
+            rc = self._lib.xsctl_attach_path(self._h, os.fsencode(socket))
+        else:
+            rc = self._lib.xsctl_attach(self._h, int(pid))
+        self._check(rc)
+
+    # -- plumbing
+    def close(self):
+        if self._h:
+            self._lib.xsctl_free(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _handle(self):
+        if not self._h:
+            raise ValueError("the Process is closed")
+        return self._h
+
+    def _check(self, rc):
+        if rc >= 0:
+            return rc
+        msg = self._lib.xsctl_error(self._h).decode(errors="replace")
+        msg = msg or os.strerror(-rc)
+        cls = Busy if self._lib.xsctl_busy(rc) else Error
+        raise cls(rc, msg)
+
+    @property
+    def socket_path(self):
+        return self._lib.xsctl_socket_path(self._handle()).decode()
+
+    @property
+    def agent_version(self):
+        return self._lib.xsctl_agent_version(self._handle()).decode()
+
+    # -- payloads
+    def upload(self, name, payload, params=None):
+        """Upload `payload` (bytes, or a path to read) under `name`.
+
+        params: a dict {key: value} or an iterable of "key=value" strings,
+        read by payload code through the SDK.  Returns True (or False when
+        the agent said no action was needed)."""
+        if isinstance(payload, (bytes, bytearray, memoryview)):
+            data = bytes(payload)
+        else:
+            with open(payload, "rb") as f:
+                data = f.read()
+        if isinstance(params, dict):
+            params = [f"{k}={v}" for k, v in params.items()]
+        plist = [os.fsencode(p) for p in (params or [])]
+        arr = (ctypes.c_char_p * (len(plist) + 1))(*plist, None)
+        rc = self._lib.xsctl_upload(self._handle(), name.encode(), data, len(data), arr)
+        return self._check(rc) == OK
+
+    def action(self, name, action, nodeps=False, timeout_ms=None, quiesce_timeout_ms=None):
+        """action: "apply", "revert", "replace" or "unload".  timeout_ms is the
+        whole action's deadline (retries included), quiesce_timeout_ms each
+        attempt's wait for every thread to park; None = the agent's default."""
+        acts = {"apply": _APPLY, "revert": _REVERT, "replace": _REPLACE, "unload": _UNLOAD}
+        if action not in acts:
+            raise ValueError(f"unknown action {action!r}; one of {', '.join(acts)}")
+        opts = _ActionOpts(_NODEPS if nodeps else 0, _ms(quiesce_timeout_ms, "quiesce_timeout_ms"),
+                           _ms(timeout_ms, "timeout_ms"))
+        rc = self._lib.xsctl_action(self._handle(), name.encode(), acts[action], ctypes.byref(opts))
+        return self._check(rc) == OK
+
+    def apply(self, name, **kw):
+        return self.action(name, "apply", **kw)
+
+    def revert(self, name, **kw):
+        return self.action(name, "revert", **kw)
+
+    def replace(self, name, **kw):
+        return self.action(name, "replace", **kw)
+
+    def unload(self, name, **kw):
+        return self.action(name, "unload", **kw)
+
+    # -- reports
+    def _report(self, what, as_json):
+        self._check(self._lib.xsctl_report(self._handle(), what, 1 if as_json else 0))
+        n = ctypes.c_size_t()
+        body = self._lib.xsctl_body(self._handle(), ctypes.byref(n))
+        text = ctypes.string_at(body, n.value).decode(errors="replace")
+        return json.loads(text) if as_json else text
+
+    def list(self):
+        """The payloads with their state, build-ids, dependencies, metadata and
+        parameters: a list of dicts (the agent's `list --json`)."""
+        doc = self._report(_LIST, True)
+        return doc["payloads"] if isinstance(doc, dict) and "payloads" in doc else doc
+
+    def status(self, name):
+        """The list entry of payload `name`; raises Error(-ENOENT) if none."""
+        for p in self.list():
+            if p.get("name") == name:
+                return p
+        raise Error(-errno.ENOENT, f"no payload named {name} in process {self.pid or self.socket_path}")
+
+    def info(self):
+        return self._report(_INFO, True)
+
+    def history(self):
+        return self._report(_HISTORY, True)
+
+    def dump(self):
+        return self._report(_DUMP, False)
