@@ -68,9 +68,9 @@ XSCTL_API void xsctl_set_io_timeout(xsctl *h, int ms);
  * array of "key=value" strings that payload code reads through the SDK.
  */
 XSCTL_API int xsctl_upload(xsctl *h, const char *name, const void *bytes, size_t len,
-			   const char *const *params);
+                           const char *const *params);
 XSCTL_API int xsctl_upload_file(xsctl *h, const char *name, const char *path,
-				const char *const *params);
+                                const char *const *params);
 
 enum xsctl_action { XSCTL_APPLY = 1, XSCTL_REVERT, XSCTL_REPLACE, XSCTL_UNLOAD };
 
@@ -84,7 +84,7 @@ struct xsctl_action_opts {
 
 /* opts may be NULL (defaults). */
 XSCTL_API int xsctl_action(xsctl *h, const char *name, enum xsctl_action act,
-			   const struct xsctl_action_opts *opts);
+                           const struct xsctl_action_opts *opts);
 XSCTL_API const char *xsctl_action_name(enum xsctl_action act);
 
 /* ---- reports ----------------------------------------------------------------- */

@@ -37,11 +37,11 @@
 #include "common/sockdir.h"
 
 static struct {
-	char dir[4096];     /* socket directory, fixed at start-up */
-	char path[108];     /* our socket, when owner != 0 */
-	pid_t owner;        /* the pid that created `path` (never unlink another's) */
-	int listen_fd;      /* -1 when there is no socket */
-	int dump_fd;        /* eventfd poked by the dump signal, or -1 */
+	char dir[4096]; /* socket directory, fixed at start-up */
+	char path[108]; /* our socket, when owner != 0 */
+	pid_t owner;    /* the pid that created `path` (never unlink another's) */
+	int listen_fd;  /* -1 when there is no socket */
+	int dump_fd;    /* eventfd poked by the dump signal, or -1 */
 	pthread_t thread;
 	int have_thread;
 } ag = {.listen_fd = -1, .dump_fd = -1};
@@ -51,26 +51,32 @@ static struct {
  * engine in the middle of an upload or an action. */
 static pthread_mutex_t req_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
 void xs_agent_diag(const char *fmt, ...)
 {
 	char buf[768];
-	int n = snprintf(buf, sizeof(buf), "xsplice: ");
+	const size_t room = sizeof(buf) - 1; /* keep one byte for the newline */
+	int saved = errno;
+	size_t n = (size_t)snprintf(buf, room, "xsplice: ");
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	int m = vsnprintf(buf + n, room - n, fmt, ap);
 	va_end(ap);
-	if (m < 0)
-		m = 0;
-	n += m < (int)(sizeof(buf) - (size_t)n - 1) ? m : (int)(sizeof(buf) - (size_t)n - 2);
+	n = m < 0 ? n : n + (size_t)m < room ? n + (size_t)m : room - 1;
 	buf[n++] = '\n';
-	int saved = errno;
-	for (ssize_t off = 0, w; off < n; off += w) {
-		w = write(2, buf + off, (size_t)(n - off));
-		if (w <= 0 && errno != EINTR)
-			break;
-		if (w < 0)
-			w = 0;
-	}
+	write_all(2, buf, n);
 	errno = saved;
 }
 
@@ -95,7 +101,8 @@ static int pick_dir(void)
 		strcpy(ag.dir, d);
 		return 0;
 	}
-	return xs_sockdir_default(ag.dir, sizeof(ag.dir), geteuid(), secure_getenv("XDG_RUNTIME_DIR"));
+	return xs_sockdir_default(ag.dir, sizeof(ag.dir), geteuid(),
+	                          secure_getenv("XDG_RUNTIME_DIR"));
 }
 
 /* The directory must be ours alone: created 0700 if missing, then checked
@@ -104,20 +111,24 @@ static int check_dir(void)
 {
 	struct stat st;
 	if (mkdir(ag.dir, 0700) && errno != EEXIST) {
-		xs_agent_diag("cannot create the socket directory %s: %s; no control socket", ag.dir,
-			      strerror(errno));
+		xs_agent_diag("cannot create the socket directory %s: %s; no control socket",
+		              ag.dir, strerror(errno));
 		return -errno;
 	}
 	if (lstat(ag.dir, &st)) {
 		xs_agent_diag("cannot stat the socket directory %s: %s; no control socket", ag.dir,
-			      strerror(errno));
+		              strerror(errno));
 		return -errno;
 	}
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 07777) != 0700) {
 		xs_agent_diag("the socket directory %s is not safe (%s, owner uid %u, mode %04o; "
-			      "want a directory owned by uid %u with mode 0700); no control socket",
-			      ag.dir, S_ISLNK(st.st_mode) ? "a symlink" : S_ISDIR(st.st_mode) ? "a directory" : "not a directory",
-			      (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+		              "want a directory owned by uid %u with mode 0700); no control socket",
+		              ag.dir,
+		              S_ISLNK(st.st_mode)   ? "a symlink"
+		              : S_ISDIR(st.st_mode) ? "a directory"
+		                                    : "not a directory",
+		              (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+		              (unsigned)geteuid());
 		return -EPERM;
 	}
 	return 0;
@@ -132,7 +143,7 @@ static int open_socket(void)
 	int rc = xs_sock_path(sa.sun_path, sizeof(sa.sun_path), ag.dir, pid);
 	if (rc) {
 		xs_agent_diag("socket path %s/%d.sock is too long; no control socket", ag.dir,
-			      (int)pid);
+		              (int)pid);
 		return rc;
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -215,7 +226,8 @@ static void setup_dump_signal(void)
 	int sig = parse_signal(name);
 	if (!sig || sig == SIGKILL || sig == SIGSTOP) {
 		xs_agent_diag("XSPLICE_DUMP_SIGNAL=%s is not a signal the agent can catch; "
-			      "no dump on signal", name);
+		              "no dump on signal",
+		              name);
 		return;
 	}
 	ag.dump_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -229,19 +241,6 @@ static void setup_dump_signal(void)
 		xs_agent_diag("no dump on signal %s: %s", name, strerror(errno));
 		close(ag.dump_fd);
 		ag.dump_fd = -1;
-	}
-}
-
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
 	}
 }
 
@@ -285,8 +284,8 @@ static void *control_main(void *arg)
 	(void)arg;
 	for (;;) {
 		struct pollfd p[2] = {
-			{.fd = ag.listen_fd, .events = POLLIN},
-			{.fd = ag.dump_fd, .events = POLLIN},
+		    {.fd = ag.listen_fd, .events = POLLIN},
+		    {.fd = ag.dump_fd, .events = POLLIN},
 		};
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -298,7 +297,7 @@ static void *control_main(void *arg)
 			dump_to_stderr();
 		if (p[0].revents & POLLNVAL) {
 			xs_agent_diag("the process closed the agent's control socket; "
-				      "the agent stops listening");
+			              "the agent stops listening");
 			ag.listen_fd = -1;
 			if (ag.dump_fd < 0)
 				break;

@@ -39,7 +39,7 @@ static int peer_allowed(int fd, int64_t deadline)
 	if (cred.uid == 0 || cred.uid == ruid || cred.uid == euid)
 		return 1;
 	snprintf(msg, sizeof(msg), "uid %u may not control process %d (owner uid %u, or root)",
-		 (unsigned)cred.uid, (int)getpid(), (unsigned)euid);
+	         (unsigned)cred.uid, (int)getpid(), (unsigned)euid);
 	xs_agent_diag("refused a control connection from pid %d: %s", (int)cred.pid, msg);
 	xs_proto_send_reply(fd, -EPERM, msg, NULL, 0, deadline);
 	return 0;
@@ -109,22 +109,22 @@ static int dispatch(const struct request *r, struct xs_buf *body, struct xs_err 
 	const struct xs_req_hdr *h = &r->h;
 	if (h->op == XS_OP_UPLOAD)
 		return xs_engine_upload(r->name, r->payload, h->payload_len,
-					h->params_len ? r->params : NULL, h->params_len, err);
+		                        h->params_len ? r->params : NULL, h->params_len, err);
 	if (xs_proto_op_has_name(h->op)) {
 		struct xs_action_opts o = {
-			.flags = (h->flags & XS_PROTO_F_NODEPS) ? XS_ACTION_NODEPS : 0,
-			.quiesce_timeout_ms = h->quiesce_timeout_ms,
-			.deadline_ms = h->deadline_ms,
+		    .flags = (h->flags & XS_PROTO_F_NODEPS) ? XS_ACTION_NODEPS : 0,
+		    .quiesce_timeout_ms = h->quiesce_timeout_ms,
+		    .deadline_ms = h->deadline_ms,
 		};
 		return xs_engine_action(r->name, op_action(h->op), &o, err);
 	}
 	int rc = xs_engine_report(op_report(h->op), !!(h->flags & XS_PROTO_F_JSON), body);
 	if (!rc && body->oom)
 		rc = xs_err_set(err, -ENOMEM, "out of memory building the %s report",
-				xs_proto_op_name(h->op));
+		                xs_proto_op_name(h->op));
 	if (!rc && body->len > XS_PROTO_BODY_MAX)
 		rc = xs_err_set(err, -E2BIG, "the %s report is larger than %u bytes",
-				xs_proto_op_name(h->op), XS_PROTO_BODY_MAX);
+		                xs_proto_op_name(h->op), XS_PROTO_BODY_MAX);
 	if (rc && !err->msg[0])
 		xs_err_set(err, rc, "%s report failed: %s", xs_proto_op_name(h->op), strerror(-rc));
 	return rc;
@@ -150,9 +150,9 @@ static void serve(int fd, int64_t deadline)
 	xs_server_unlock();
 	if (rc < 0 && !err.msg[0])
 		snprintf(err.msg, sizeof(err.msg), "%s %s: %s", xs_proto_op_name(r.h.op), r.name,
-			 strerror(-rc));
+		         strerror(-rc));
 	xs_proto_send_reply(fd, rc, err.msg, body.data, rc ? 0 : body.len,
-			    xs_io_deadline(XS_SERVER_IO_MS));
+	                    xs_io_deadline(XS_SERVER_IO_MS));
 out:
 	xs_buf_free(&body);
 	free(r.payload);

@@ -10,12 +10,12 @@
 enum { EXIT_DONE = 0, EXIT_ERROR = 1, EXIT_BUSY = 2 };
 
 struct cli {
-	pid_t pid;               /* -p PID, 0 when not given */
-	uint32_t timeout_ms;     /* --timeout: the action's deadline */
-	uint32_t quiesce_ms;     /* --quiesce-timeout: per attempt */
-	int json;                /* --json */
-	int nodeps;              /* --nodeps */
-	int argc;                /* the command's positional arguments */
+	pid_t pid;           /* -p PID, 0 when not given */
+	uint32_t timeout_ms; /* --timeout: the action's deadline */
+	uint32_t quiesce_ms; /* --quiesce-timeout: per attempt */
+	int json;            /* --json */
+	int nodeps;          /* --nodeps */
+	int argc;            /* the command's positional arguments */
 	char **argv;
 };
 

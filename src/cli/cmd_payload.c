@@ -58,11 +58,11 @@ int cmd_upload(struct cli *c)
 static int action(const struct cli *c, xsctl *h, const char *name, enum xsctl_action act)
 {
 	static const char *const done[] = {"", "applied", "reverted",
-					   "replaced (the only applied payload now)", "unloaded"};
+	                                   "replaced (the only applied payload now)", "unloaded"};
 	struct xsctl_action_opts o = {
-		.flags = c->nodeps ? XSCTL_NODEPS : 0,
-		.quiesce_timeout_ms = c->quiesce_ms,
-		.deadline_ms = c->timeout_ms,
+	    .flags = c->nodeps ? XSCTL_NODEPS : 0,
+	    .quiesce_timeout_ms = c->quiesce_ms,
+	    .deadline_ms = c->timeout_ms,
 	};
 	int rc = xsctl_action(h, name, act, &o);
 	return report(h, rc, xsctl_action_name(act), name, done[act]);
@@ -127,7 +127,7 @@ int cmd_load(struct cli *c)
 			int rc = xsctl_action(h, name, XSCTL_UNLOAD, NULL);
 			if (rc < 0)
 				cli_err("unload %s (after the failed apply): %s", name,
-					xsctl_error(h));
+				        xsctl_error(h));
 			else
 				fprintf(stderr, "xsplice: %s unloaded again\n", name);
 		}

@@ -33,7 +33,7 @@ static int find_agent(char *out, size_t n)
 	snprintf(guess, sizeof(guess), "%s/../lib/libxsplice.so", self);
 	if (!realpath(guess, out) || strlen(out) >= n) {
 		cli_err("cannot find the agent at %s: %s (set XSPLICE_AGENT to its path)", guess,
-			strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -46,7 +46,7 @@ int cmd_run(struct cli *c)
 		return EXIT_ERROR;
 	if (strpbrk(agent, ": ")) {
 		cli_err("the agent path %s holds ':' or a space, which LD_PRELOAD cannot carry",
-			agent);
+		        agent);
 		return EXIT_ERROR;
 	}
 	const char *old = getenv("LD_PRELOAD");

@@ -30,25 +30,24 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"upload", "NAME FILE [key=value...]", "upload a payload (verified, linked: CHECKED)", 1, 2,
-	 -1, 0, cmd_upload},
-	{"list", "[--json]", "list the payloads, their state, build-ids and metadata", 1, 0, 0,
-	 OPT_JSON, cmd_list},
-	{"apply", "NAME [--nodeps]", "switch a CHECKED payload on (APPLIED)", 1, 1, 1, OPT_NODEPS,
-	 cmd_apply},
-	{"revert", "NAME", "switch an APPLIED payload off (CHECKED)", 1, 1, 1, 0, cmd_revert},
-	{"replace", "NAME [--nodeps]", "revert every applied payload and apply NAME, atomically",
-	 1, 1, 1, OPT_NODEPS, cmd_replace},
-	{"unload", "NAME", "free a CHECKED payload", 1, 1, 1, 0, cmd_unload},
-	{"load", "FILE [--nodeps]", "upload and apply FILE under its base name", 1, 1, 1,
-	 OPT_NODEPS, cmd_load},
-	{"info", "[--json]", "the agent's version, the process's modules and build-ids", 1, 0, 0,
-	 OPT_JSON, cmd_info},
-	{"dump", "", "everything the agent knows", 1, 0, 0, 0, cmd_dump},
-	{"history", "[--json]", "the recent actions and their results", 1, 0, 0, OPT_JSON,
-	 cmd_history},
-	{"ps", "[--json]", "processes that carry an agent", 0, 0, 0, OPT_JSON, cmd_ps},
-	{"run", "[--] CMD [ARG...]", "run CMD with the agent preloaded", 0, 1, -1, 0, cmd_run},
+    {"upload", "NAME FILE [key=value...]", "upload a payload (verified, linked: CHECKED)", 1, 2, -1,
+     0, cmd_upload},
+    {"list", "[--json]", "list the payloads, their state, build-ids and metadata", 1, 0, 0,
+     OPT_JSON, cmd_list},
+    {"apply", "NAME [--nodeps]", "switch a CHECKED payload on (APPLIED)", 1, 1, 1, OPT_NODEPS,
+     cmd_apply},
+    {"revert", "NAME", "switch an APPLIED payload off (CHECKED)", 1, 1, 1, 0, cmd_revert},
+    {"replace", "NAME [--nodeps]", "revert every applied payload and apply NAME, atomically", 1, 1,
+     1, OPT_NODEPS, cmd_replace},
+    {"unload", "NAME", "free a CHECKED payload", 1, 1, 1, 0, cmd_unload},
+    {"load", "FILE [--nodeps]", "upload and apply FILE under its base name", 1, 1, 1, OPT_NODEPS,
+     cmd_load},
+    {"info", "[--json]", "the agent's version, the process's modules and build-ids", 1, 0, 0,
+     OPT_JSON, cmd_info},
+    {"dump", "", "everything the agent knows", 1, 0, 0, 0, cmd_dump},
+    {"history", "[--json]", "the recent actions and their results", 1, 0, 0, OPT_JSON, cmd_history},
+    {"ps", "[--json]", "processes that carry an agent", 0, 0, 0, OPT_JSON, cmd_ps},
+    {"run", "[--] CMD [ARG...]", "run CMD with the agent preloaded", 0, 1, -1, 0, cmd_run},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -72,21 +71,21 @@ int cli_exit_status(int status)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xsplice [-p PID] [--timeout MS] [--quiesce-timeout MS] COMMAND [ARGS]\n"
-		   "\ncommands:\n");
+	           "\ncommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		char left[64];
 		snprintf(left, sizeof(left), "%s %s", commands[i].name, commands[i].args);
 		fprintf(f, "  %-36s %s\n", left, commands[i].help);
 	}
 	fprintf(f, "\noptions:\n"
-		   "  -p, --pid PID             the process to act on (all but ps, run)\n"
-		   "  --timeout MS              deadline of an action, retries included\n"
-		   "  --quiesce-timeout MS      how long each attempt waits for threads to park\n"
-		   "  --json                    JSON output (list, info, history, ps)\n"
-		   "  --nodeps                  apply an independent payload (check only the\n"
-		   "                            target build-id)\n"
-		   "  -h, --help, --version\n"
-		   "\nexit status: 0 done, 1 error, 2 busy (try again).  See xsplice(1).\n");
+	           "  -p, --pid PID             the process to act on (all but ps, run)\n"
+	           "  --timeout MS              deadline of an action, retries included\n"
+	           "  --quiesce-timeout MS      how long each attempt waits for threads to park\n"
+	           "  --json                    JSON output (list, info, history, ps)\n"
+	           "  --nodeps                  apply an independent payload (check only the\n"
+	           "                            target build-id)\n"
+	           "  -h, --help, --version\n"
+	           "\nexit status: 0 done, 1 error, 2 busy (try again).  See xsplice(1).\n");
 }
 
 static int parse_u32(const char *opt, const char *s, uint32_t *out)
@@ -155,11 +154,13 @@ static int parse_option(int argc, char **argv, int *i, struct cli *c)
 	if (!strncmp(a, "-p", 2) || opt_is(a, "--pid"))
 		return (v = opt_value(argc, argv, i, "-p")) ? parse_pid(v, &c->pid) : -1;
 	if (opt_is(a, "--timeout"))
-		return (v = opt_value(argc, argv, i, "--timeout")) ? parse_u32("--timeout", v, &c->timeout_ms) : -1;
+		return (v = opt_value(argc, argv, i, "--timeout"))
+		           ? parse_u32("--timeout", v, &c->timeout_ms)
+		           : -1;
 	if (opt_is(a, "--quiesce-timeout"))
 		return (v = opt_value(argc, argv, i, "--quiesce-timeout"))
-			       ? parse_u32("--quiesce-timeout", v, &c->quiesce_ms)
-			       : -1;
+		           ? parse_u32("--quiesce-timeout", v, &c->quiesce_ms)
+		           : -1;
 	cli_err("unknown option '%s' (xsplice --help lists them)", a);
 	return -1;
 }
@@ -223,7 +224,7 @@ static int check_use(const struct command *cmd, const struct cli *c)
 	}
 	if (c->argc < cmd->min_args || (cmd->max_args >= 0 && c->argc > cmd->max_args)) {
 		cli_err("usage: xsplice%s %s %s", cmd->need_pid ? " -p PID" : "", cmd->name,
-			cmd->args);
+		        cmd->args);
 		return -1;
 	}
 	if ((c->json && !(cmd->opts & OPT_JSON)) || (c->nodeps && !(cmd->opts & OPT_NODEPS))) {

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 static const char *const op_names[XS_OP_COUNT] = {
-	[XS_OP_UPLOAD] = "upload", [XS_OP_APPLY] = "apply",   [XS_OP_REVERT] = "revert",
-	[XS_OP_REPLACE] = "replace", [XS_OP_UNLOAD] = "unload", [XS_OP_LIST] = "list",
-	[XS_OP_INFO] = "info",     [XS_OP_DUMP] = "dump",     [XS_OP_HISTORY] = "history",
+    [XS_OP_UPLOAD] = "upload",   [XS_OP_APPLY] = "apply",   [XS_OP_REVERT] = "revert",
+    [XS_OP_REPLACE] = "replace", [XS_OP_UNLOAD] = "unload", [XS_OP_LIST] = "list",
+    [XS_OP_INFO] = "info",       [XS_OP_DUMP] = "dump",     [XS_OP_HISTORY] = "history",
 };
 
 const char *xs_proto_op_name(unsigned op)
@@ -36,7 +36,7 @@ int xs_proto_check_req(const struct xs_req_hdr *h, const char **why)
 	else if (h->flags & ~XS_PROTO_F_KNOWN)
 		*why = "unknown flags";
 	else if (xs_proto_op_has_name(h->op) ? (h->name_len == 0 || h->name_len > XS_PROTO_NAME_MAX)
-					      : h->name_len != 0)
+	                                     : h->name_len != 0)
 		*why = "bad name length";
 	else if (h->op != XS_OP_UPLOAD && (h->payload_len || h->params_len))
 		*why = "payload bytes on an operation that takes none";
@@ -176,17 +176,17 @@ int xs_io_write(int fd, const void *buf, size_t n, int64_t deadline_ns)
 }
 
 int xs_proto_send_reply(int fd, int status, const char *msg, const void *body, size_t body_len,
-			int64_t deadline_ns)
+                        int64_t deadline_ns)
 {
 	size_t mlen = msg ? strnlen(msg, XS_PROTO_MSG_MAX) : 0;
 	if (body_len > XS_PROTO_BODY_MAX)
 		body_len = 0; /* never send what the client must refuse */
 	struct xs_reply_hdr h = {
-		.magic = XS_PROTO_MAGIC,
-		.version = XS_PROTO_VERSION,
-		.status = status,
-		.msg_len = (uint32_t)mlen,
-		.body_len = (uint32_t)body_len,
+	    .magic = XS_PROTO_MAGIC,
+	    .version = XS_PROTO_VERSION,
+	    .status = status,
+	    .msg_len = (uint32_t)mlen,
+	    .body_len = (uint32_t)body_len,
 	};
 	int rc = xs_io_write(fd, &h, sizeof(h), deadline_ns);
 	if (!rc && mlen)

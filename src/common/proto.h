@@ -26,11 +26,11 @@
 #define XS_PROTO_MAGIC 0x4c505358u /* "XSPL" */
 #define XS_PROTO_VERSION 1
 
-#define XS_PROTO_NAME_MAX 127          /* payload name, bytes, no NUL */
+#define XS_PROTO_NAME_MAX 127            /* payload name, bytes, no NUL */
 #define XS_PROTO_PAYLOAD_MAX (64u << 20) /* = XSPLICE_MAX_PAYLOAD_SIZE */
-#define XS_PROTO_PARAMS_MAX 65536u     /* "key=value\0..." */
-#define XS_PROTO_MSG_MAX 4096u         /* reply message */
-#define XS_PROTO_BODY_MAX (64u << 20)  /* reply body (reports) */
+#define XS_PROTO_PARAMS_MAX 65536u       /* "key=value\0..." */
+#define XS_PROTO_MSG_MAX 4096u           /* reply message */
+#define XS_PROTO_BODY_MAX (64u << 20)    /* reply body (reports) */
 
 enum xs_op {
 	XS_OP_UPLOAD = 1,
@@ -61,18 +61,18 @@ struct xs_req_hdr {
 	uint32_t quiesce_timeout_ms; /* 0 = agent default */
 	uint32_t deadline_ms;        /* 0 = agent default */
 	uint32_t name_len;
-	uint32_t payload_len;        /* upload only */
-	uint32_t params_len;         /* upload only: "key=value\0..." */
+	uint32_t payload_len; /* upload only */
+	uint32_t params_len;  /* upload only: "key=value\0..." */
 };
 
 /* Followed by msg_len + body_len bytes. */
 struct xs_reply_hdr {
 	uint32_t magic;
 	uint16_t version;
-	uint16_t reserved;  /* 0 */
-	int32_t status;     /* 0, 1 (XS_NOOP: already in that state), -errno */
-	uint32_t msg_len;   /* one line, no NUL */
-	uint32_t body_len;  /* report text or JSON */
+	uint16_t reserved; /* 0 */
+	int32_t status;    /* 0, 1 (XS_NOOP: already in that state), -errno */
+	uint32_t msg_len;  /* one line, no NUL */
+	uint32_t body_len; /* report text or JSON */
 };
 
 _Static_assert(sizeof(struct xs_req_hdr) == 32, "request header layout");
@@ -107,6 +107,6 @@ int64_t xs_io_deadline(int timeout_ms);
 
 /* Send a whole reply frame (header + message + body). */
 int xs_proto_send_reply(int fd, int status, const char *msg, const void *body, size_t body_len,
-			int64_t deadline_ns);
+                        int64_t deadline_ns);
 
 #endif

@@ -126,11 +126,13 @@ static int dial(xsctl *h)
 		int e = errno;
 		close(fd);
 		if (e == ECONNREFUSED)
-			return fail(h, -e, "no agent listens on %s (a stale socket: the process "
-				    "exited or exec'd)", h->path);
+			return fail(h, -e,
+			            "no agent listens on %s (a stale socket: the process "
+			            "exited or exec'd)",
+			            h->path);
 		if (e == ENOENT)
 			return fail(h, -e, "the agent socket %s is gone (the process exited?)",
-				    h->path);
+			            h->path);
 		return fail(h, -e, "cannot connect to %s: %s", h->path, strerror(e));
 	}
 	/* non-blocking from here: every wait is bounded by poll() */
@@ -146,11 +148,15 @@ static int dial(xsctl *h)
 static int io_fail(xsctl *h, int rc, const char *what)
 {
 	if (rc == -EPIPE || rc == -ECONNRESET)
-		return fail(h, -EPIPE, "the agent at %s closed the connection while %s "
-			    "(did the process exit?)", h->path, what);
+		return fail(h, -EPIPE,
+		            "the agent at %s closed the connection while %s "
+		            "(did the process exit?)",
+		            h->path, what);
 	if (rc == -ETIMEDOUT)
-		return fail(h, rc, "the agent at %s did not answer in time while %s "
-			    "(is the process stopped?)", h->path, what);
+		return fail(h, rc,
+		            "the agent at %s did not answer in time while %s "
+		            "(is the process stopped?)",
+		            h->path, what);
 	return fail(h, rc, "%s %s: %s", what, h->path, strerror(-rc));
 }
 
@@ -186,15 +192,15 @@ static int send_request(xsctl *h, int fd, const struct req *q, int64_t deadline)
 {
 	size_t nlen = q->name ? strlen(q->name) : 0;
 	struct xs_req_hdr hd = {
-		.magic = XS_PROTO_MAGIC,
-		.version = XS_PROTO_VERSION,
-		.op = (uint16_t)q->op,
-		.flags = q->flags,
-		.quiesce_timeout_ms = q->quiesce_ms,
-		.deadline_ms = q->deadline_ms,
-		.name_len = (uint32_t)nlen,
-		.payload_len = (uint32_t)q->payload_len,
-		.params_len = (uint32_t)q->params_len,
+	    .magic = XS_PROTO_MAGIC,
+	    .version = XS_PROTO_VERSION,
+	    .op = (uint16_t)q->op,
+	    .flags = q->flags,
+	    .quiesce_timeout_ms = q->quiesce_ms,
+	    .deadline_ms = q->deadline_ms,
+	    .name_len = (uint32_t)nlen,
+	    .payload_len = (uint32_t)q->payload_len,
+	    .params_len = (uint32_t)q->params_len,
 	};
 	int rc = xs_io_write(fd, &hd, sizeof(hd), deadline);
 	if (!rc)
@@ -231,7 +237,8 @@ static int exchange(xsctl *h, const struct req *q)
 		if (rc == -EPERM) {
 			char why[sizeof(h->msg)];
 			memcpy(why, h->msg, sizeof(why));
-			fail(h, rc, "the agent of %s refused the connection: %.3000s", h->path, why);
+			fail(h, rc, "the agent of %s refused the connection: %.3000s", h->path,
+			     why);
 		}
 		goto out;
 	}
@@ -294,7 +301,7 @@ static int pack_params(xsctl *h, const char *const *params, char **out, size_t *
 		return 0;
 	if (n > XS_PROTO_PARAMS_MAX)
 		return fail(h, -E2BIG, "parameters take %zu bytes, more than %u", n,
-			    XS_PROTO_PARAMS_MAX);
+		            XS_PROTO_PARAMS_MAX);
 	char *p = malloc(n);
 	if (!p)
 		return fail(h, -ENOMEM, "out of memory");
@@ -313,14 +320,14 @@ static int pack_params(xsctl *h, const char *const *params, char **out, size_t *
 }
 
 XSCTL_API int xsctl_upload(xsctl *h, const char *name, const void *bytes, size_t len,
-			   const char *const *params)
+                           const char *const *params)
 {
 	int rc = check_name(h, name);
 	if (rc)
 		return rc;
 	if (len == 0 || len > XS_PROTO_PAYLOAD_MAX)
 		return fail(h, -EFBIG, "payload %s has %zu bytes; want 1 to %u", name, len,
-			    XS_PROTO_PAYLOAD_MAX);
+		            XS_PROTO_PAYLOAD_MAX);
 	struct req q = {.op = XS_OP_UPLOAD, .name = name, .payload = bytes, .payload_len = len};
 	char *packed;
 	rc = pack_params(h, params, &packed, &q.params_len);
@@ -333,7 +340,7 @@ XSCTL_API int xsctl_upload(xsctl *h, const char *name, const void *bytes, size_t
 }
 
 XSCTL_API int xsctl_upload_file(xsctl *h, const char *name, const char *path,
-				const char *const *params)
+                                const char *const *params)
 {
 	FILE *f = fopen(path, "rbe");
 	if (!f)
@@ -349,7 +356,7 @@ XSCTL_API int xsctl_upload_file(xsctl *h, const char *name, const char *path,
 			break;
 		else if (cap > XS_PROTO_PAYLOAD_MAX)
 			rc = fail(h, -EFBIG, "%s is larger than %u bytes", path,
-				  XS_PROTO_PAYLOAD_MAX);
+			          XS_PROTO_PAYLOAD_MAX);
 		else {
 			char *nb = realloc(buf, cap * 2);
 			if (!nb)
@@ -370,7 +377,7 @@ XSCTL_API int xsctl_upload_file(xsctl *h, const char *name, const char *path,
 }
 
 XSCTL_API int xsctl_action(xsctl *h, const char *name, enum xsctl_action act,
-			   const struct xsctl_action_opts *opts)
+                           const struct xsctl_action_opts *opts)
 {
 	static const unsigned ops[] = {0, XS_OP_APPLY, XS_OP_REVERT, XS_OP_REPLACE, XS_OP_UNLOAD};
 	int rc = check_name(h, name);

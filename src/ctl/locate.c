@@ -137,16 +137,19 @@ int xs_ctl_locate(pid_t pid, char *out, size_t n, char *why, size_t whylen)
 		}
 		if (errno == EACCES && !denied) {
 			denied = 1;
-			snprintf(why, whylen, "cannot look for the agent socket of process %d in %s: %s "
-				 "(the process belongs to uid %u)", (int)pid, cand[i], strerror(EACCES),
-				 (unsigned)uid);
+			snprintf(why, whylen,
+			         "cannot look for the agent socket of process %d in %s: %s "
+			         "(the process belongs to uid %u)",
+			         (int)pid, cand[i], strerror(EACCES), (unsigned)uid);
 		}
 		append(looked, sizeof(looked), cand[i]);
 	}
 	if (denied)
 		return -EACCES;
-	snprintf(why, whylen, "process %d has no xsplice agent socket (looked in %s); is it running "
-		 "under the agent (xsplice run, or LD_PRELOAD=libxsplice.so)?", (int)pid, looked);
+	snprintf(why, whylen,
+	         "process %d has no xsplice agent socket (looked in %s); is it running "
+	         "under the agent (xsplice run, or LD_PRELOAD=libxsplice.so)?",
+	         (int)pid, looked);
 	return -ENOENT;
 }
 
