@@ -92,14 +92,14 @@ def elf_build_id(path):
     return Elf(path).note_id(".note.gnu.build-id")
 
 
-def payload_obj(tmp_path, src, name=None):
+def payload_obj(tmp_path, src, name=None, flags=()):
     """Compile a payload source (a path, or C text) into an object."""
     if not isinstance(src, Path):
         p = tmp_path / f"{name}.c"
         p.write_text(src)
         src = p
     return cc(tmp_path / f"{name or src.stem}.o", src,
-              flags=[*PAYLOAD_CFLAGS, "-Wall", "-Wextra", "-Werror"], link=False)
+              flags=[*PAYLOAD_CFLAGS, "-Wall", "-Wextra", "-Werror", *flags], link=False)
 
 
 def pack_fails(tmp_path, target, *objs, extra=()):
@@ -114,8 +114,10 @@ def pack_fails(tmp_path, target, *objs, extra=()):
 
 # ---- the link test ------------------------------------------------------------------------
 
-def test_link_sdk_payload_into_stripped_target(tmp_path):
-    fix = payload_obj(tmp_path, SDK / "fix.c")
+@pytest.mark.parametrize("flags", [[], ["-g"], ["-O0"], ["-fcf-protection=full"],
+                                   ["-fno-pic"]], ids=lambda f: " ".join(f) or "default")
+def test_link_sdk_payload_into_stripped_target(tmp_path, flags):
+    fix = payload_obj(tmp_path, SDK / "fix.c", flags=flags)
     payload = pack(tmp_path / "fix.xsplice", LINKTEST, fix)
     prog = strip_copy(LINKTEST, tmp_path / "linktest")
     assert not Elf(prog).has(".symtab"), "the copy under test must be stripped"
@@ -219,6 +221,18 @@ def test_pack_separate_debug_file(tmp_path):
     linked = tmp_path / "shop-linked"
     run(["objcopy", f"--add-gnu-debuglink={dbg}", stripped, linked])
     assert Elf(pack(tmp_path / "l.xsplice", linked, fix)).symrefs() == ref
+    # by build-id under a debug directory, as gdb looks for it
+    hexid = elf_build_id(SHOP).hex()
+    bid = tmp_path / "debugroot" / ".build-id" / hexid[:2] / f"{hexid[2:]}.debug"
+    bid.parent.mkdir(parents=True)
+    shutil.copy(dbg, bid)
+    assert Elf(pack(tmp_path / "b.xsplice", stripped, fix,
+                    extra=["--debug-dir", tmp_path / "debugroot"])).symrefs() == ref
+    # a debug file of another build is refused
+    other = tmp_path / "other.debug"
+    run(["objcopy", "--only-keep-debug", LINKTEST, other])
+    msg = pack_fails(tmp_path, stripped, fix, extra=["--debug-file", other])
+    assert "does not fit" in msg and "another build-id" in msg
     # without either: only .dynsym, and the statics cannot be found
     msg = pack_fails(tmp_path, stripped, fix)
     assert ".dynsym only" in msg and "clamp" in msg

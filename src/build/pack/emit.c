@@ -156,13 +156,20 @@ static int renumber_refs(struct pk_obj *o, const uint32_t *map, struct xs_err *e
 			continue;
 		if (s->sh.sh_type == SHT_RELA) {
 			Elf64_Rela *r = (Elf64_Rela *)s->data;
+			/* debug info may describe the dropped hints: those relocations
+			 * are never applied (non-allocated target), so they point at
+			 * nothing; in loaded sections it would be a real reference */
+			int loaded = s->sh.sh_info < o->nsecs &&
+				     (o->secs[s->sh.sh_info].sh.sh_flags & SHF_ALLOC);
 			for (size_t k = 0; k < s->sh.sh_size / sizeof(*r); k++) {
 				size_t sym = ELF64_R_SYM(r[k].r_info);
-				if (sym >= o->nsyms || map[sym] == DROPPED)
+				uint32_t to = sym < o->nsyms ? map[sym] : DROPPED;
+				if (to == DROPPED && loaded)
 					return xs_err_set(err, -EINVAL, "%s refers to '%s', which is "
 							  "dropped from the payload", s->name,
 							  pk_sym_name(o, sym));
-				r[k].r_info = ELF64_R_INFO(map[sym], ELF64_R_TYPE(r[k].r_info));
+				r[k].r_info = ELF64_R_INFO(to == DROPPED ? 0 : to,
+							   ELF64_R_TYPE(r[k].r_info));
 			}
 		}
 		if (s->sh.sh_type == SHT_GROUP && s->data) {

@@ -160,9 +160,11 @@ static size_t padding_room(const struct pk_ctx *c, const struct xt_sym *ts, uint
 	if (next && next->value < limit)
 		limit = next->value;
 	if (want > limit) {
-		snprintf(why, whylen, "only %llu bytes of padding follow it before %s",
+		snprintf(why, whylen, "the padding after it (%llu bytes, up to %s%s%s) is too small",
 			 (unsigned long long)(limit > end ? limit - end : 0),
-			 next && next->value == limit ? next->name : "the alignment boundary");
+			 next && next->value == limit ? "'" : "",
+			 next && next->value == limit ? next->name : "the 16-byte boundary",
+			 next && next->value == limit ? "'" : "");
 		return 0;
 	}
 	uint8_t pad[PAD_ALIGN];
@@ -254,9 +256,10 @@ static int check_room(struct pk_ctx *c, struct table *t, size_t e, struct xs_err
 	char why[160];
 	size_t pad = padding_room(c, ts, site, need, why, sizeof(why));
 	if (!pad)
-		return xs_err_set(err, -ENOSPC, "'%s': '%s' is %u bytes, too short for the %zu-byte "
-				  "jump%s, and %s", fname, ts->name, f->old_size, need,
-				  endbr ? " after its endbr64" : "", why);
+		return xs_err_set(err, -ENOSPC, "cannot patch '%s' in %s: %u bytes there, too short "
+				  "for %s (%zu bytes), and %s", fname, c->tgt.path, f->old_size,
+				  endbr ? "its endbr64 and the 5-byte jump" : "the 5-byte jump", need,
+				  why);
 	pk_verbose(c, "%s: %u bytes + %zu bytes of alignment padding for the jump\n", fname,
 		   f->old_size, pad);
 	f->old_size += (uint32_t)pad;

@@ -26,6 +26,7 @@ static const char usage[] =
 	"                         or with a separate debug file); needs a GNU build-id\n"
 	"  -o, --output FILE      the payload to write\n"
 	"      --debug-file FILE  read TARGET's symbols from this separate debug file\n"
+	"      --debug-dir DIR    where separate debug files live (default /usr/lib/debug)\n"
 	"      --depends ID|FILE  the payload must be applied on top of this one (a hex\n"
 	"                         build-id or a payload file)\n"
 	"      --meta KEY=VALUE   add a .modinfo string (repeatable)\n"
@@ -58,7 +59,7 @@ static int die(const char *fmt, ...)
 	return 1;
 }
 
-enum { OPT_DEBUG = 256, OPT_DEPENDS, OPT_META, OPT_VERSION };
+enum { OPT_DEBUG = 256, OPT_DEBUG_DIR, OPT_DEPENDS, OPT_META, OPT_VERSION };
 
 static int parse_args(int argc, char **argv, struct pk_opts *o)
 {
@@ -68,6 +69,7 @@ static int parse_args(int argc, char **argv, struct pk_opts *o)
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"debug-file", required_argument, NULL, OPT_DEBUG},
+		{"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
 		{"depends", required_argument, NULL, OPT_DEPENDS},
 		{"meta", required_argument, NULL, OPT_META},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -93,6 +95,9 @@ static int parse_args(int argc, char **argv, struct pk_opts *o)
 			exit(0);
 		case OPT_DEBUG:
 			o->debug_file = optarg;
+			break;
+		case OPT_DEBUG_DIR:
+			o->debug_dir = optarg;
 			break;
 		case OPT_DEPENDS:
 			o->depends = optarg;
@@ -162,6 +167,7 @@ static int link_objects(struct pk_ctx *c, struct xs_err *err)
 static int pack(struct pk_ctx *c, struct xs_err *err)
 {
 	struct xt_opts xo = {.debug_file = c->opt.debug_file,
+			     .debug_root = c->opt.debug_dir,
 			     .log = c->opt.verbose ? stderr : NULL};
 	int rc = pk_check_inputs(&c->opt, err);
 	if (rc == 0)

@@ -63,6 +63,7 @@ struct pk_opts {
 	const char *target;
 	const char *out;
 	const char *debug_file;
+	const char *debug_dir; /* NULL: /usr/lib/debug */
 	const char *depends; /* hex build-id or a payload file */
 	const char **meta;   /* key=value strings */
 	size_t nmeta;
