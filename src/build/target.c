@@ -30,7 +30,7 @@ struct xt_image {
 };
 
 static int fail(struct xs_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Self-contained so that every build tool can use this file without the core. */
 static int fail(struct xs_err *err, int code, const char *fmt, ...)
@@ -45,7 +45,8 @@ static int fail(struct xs_err *err, int code, const char *fmt, ...)
 	return code;
 }
 
-static void logf_(const struct xt_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(const struct xt_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void logf_(const struct xt_opts *o, const char *fmt, ...)
 {
 	if (!o || !o->log)
@@ -158,8 +159,8 @@ static size_t read_build_id(Elf *e, uint8_t *id)
 		GElf_Phdr ph;
 		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_NOTE)
 			continue;
-		Elf_Data *d = elf_getdata_rawchunk(e, (int64_t)ph.p_offset, ph.p_filesz,
-						   ELF_T_NHDR);
+		Elf_Data *d =
+		    elf_getdata_rawchunk(e, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_NHDR);
 		if (note_build_id(d, id, &len))
 			return len;
 	}
@@ -211,7 +212,7 @@ static int load_image(struct xt_target *t, struct elf_file *f, struct xs_err *er
 			continue;
 		if (ph.p_offset > img->size || ph.p_filesz > img->size - ph.p_offset)
 			return fail(err, -ENOEXEC, "%s: a PT_LOAD segment lies outside the file",
-				    t->path);
+			            t->path);
 		img->loads[img->nloads++] = (struct xt_load){ph.p_vaddr, ph.p_offset, ph.p_filesz};
 	}
 	return 0;
@@ -284,13 +285,13 @@ static int load_syms(struct xt_target *t, Elf *e, Elf_Scn *scn, struct xs_err *e
 		    s.st_shndx == SHN_ABS)
 			continue;
 		t->syms[t->nsyms++] = (struct xt_sym){
-			.name = name,
-			.file = bind == STB_LOCAL ? file : NULL,
-			.value = s.st_value,
-			.size = s.st_size,
-			.type = (uint8_t)type,
-			.bind = (uint8_t)bind,
-			.shndx = s.st_shndx,
+		    .name = name,
+		    .file = bind == STB_LOCAL ? file : NULL,
+		    .value = s.st_value,
+		    .size = s.st_size,
+		    .type = (uint8_t)type,
+		    .bind = (uint8_t)bind,
+		    .shndx = s.st_shndx,
 		};
 	}
 	qsort(t->syms, t->nsyms, sizeof(*t->syms), by_name);
@@ -307,7 +308,7 @@ static int load_syms(struct xt_target *t, Elf *e, Elf_Scn *scn, struct xs_err *e
  * negative on a hard error.
  */
 static int try_debug_file(struct xt_target *t, const char *path, const struct xt_opts *o,
-			  int explicit_, struct xs_err *err)
+                          int explicit_, struct xs_err *err)
 {
 	struct elf_file f;
 	struct xs_err e2;
@@ -322,7 +323,7 @@ static int try_debug_file(struct xt_target *t, const char *path, const struct xt
 	if (!gelf_getehdr(f.elf, &eh) || eh.e_machine != t->machine)
 		why = "is for another machine";
 	else if (t->build_id_len &&
-		 (idlen != t->build_id_len || memcmp(id, t->build_id, idlen) != 0))
+	         (idlen != t->build_id_len || memcmp(id, t->build_id, idlen) != 0))
 		why = "has another build-id";
 	Elf_Scn *scn = why ? NULL : find_section(f.elf, SHT_SYMTAB, NULL);
 	if (!why && !scn)
@@ -335,7 +336,8 @@ static int try_debug_file(struct xt_target *t, const char *path, const struct xt
 	} else {
 		t->syms_path = strdup(path);
 		t->syms_from = XT_SYMS_DEBUG;
-		rc = t->syms_path ? load_syms(t, f.elf, scn, err) : fail(err, -ENOMEM, "out of memory");
+		rc = t->syms_path ? load_syms(t, f.elf, scn, err)
+		                  : fail(err, -ENOMEM, "out of memory");
 		rc = rc ? rc : 1;
 	}
 	elf_file_close(&f);
@@ -353,8 +355,7 @@ static const char *debuglink_name(Elf *e)
 }
 
 /* Separate debug file by build-id, then by .gnu_debuglink (gdb's search order). */
-static int find_debug_file(struct xt_target *t, Elf *e, const struct xt_opts *o,
-			   struct xs_err *err)
+static int find_debug_file(struct xt_target *t, Elf *e, const struct xt_opts *o, struct xs_err *err)
 {
 	const char *root = o && o->debug_root ? o->debug_root : "/usr/lib/debug";
 	char path[PATH_MAX], hex[2 * XSPLICE_BUILD_ID_MAX + 1];
@@ -387,7 +388,7 @@ static int find_debug_file(struct xt_target *t, Elf *e, const struct xt_opts *o,
 }
 
 static int find_symbols(struct xt_target *t, struct elf_file *f, const struct xt_opts *o,
-			struct xs_err *err)
+                        struct xs_err *err)
 {
 	int rc;
 	if (o && o->debug_file)
@@ -396,16 +397,17 @@ static int find_symbols(struct xt_target *t, struct elf_file *f, const struct xt
 	if (scn) {
 		t->syms_from = XT_SYMS_SYMTAB;
 		t->syms_path = strdup(t->path);
-		return t->syms_path ? load_syms(t, f->elf, scn, err) : fail(err, -ENOMEM, "out of memory");
+		return t->syms_path ? load_syms(t, f->elf, scn, err)
+		                    : fail(err, -ENOMEM, "out of memory");
 	}
 	if ((rc = find_debug_file(t, f->elf, o, err)) != 0)
 		return rc < 0 ? rc : 0;
 	scn = find_section(f->elf, SHT_DYNSYM, NULL);
 	if (!scn)
 		return fail(err, -ENOENT,
-			    "%s has no symbol table (.symtab, separate debug file or .dynsym): "
-			    "pack against the unstripped binary or give --debug-file",
-			    t->path);
+		            "%s has no symbol table (.symtab, separate debug file or .dynsym): "
+		            "pack against the unstripped binary or give --debug-file",
+		            t->path);
 	t->syms_from = XT_SYMS_DYNSYM;
 	t->syms_path = strdup(t->path);
 	return t->syms_path ? load_syms(t, f->elf, scn, err) : fail(err, -ENOMEM, "out of memory");
@@ -427,7 +429,7 @@ int xt_open(struct xt_target *t, const char *path, const struct xt_opts *o, stru
 		rc = fail(err, -ENOEXEC, "%s: unreadable ELF header", path);
 	else if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
 		rc = fail(err, -ENOEXEC, "%s is not an executable or shared library (ELF type %u)",
-			  path, eh.e_type);
+		          path, eh.e_type);
 	if (rc == 0) {
 		t->elfclass = (unsigned)gelf_getclass(f.elf);
 		t->machine = eh.e_machine;
@@ -538,13 +540,13 @@ static const char *list_files(const struct xt_sym **m, size_t n, char *buf, size
 	buf[0] = '\0';
 	for (size_t i = 0; i < n && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-					 m[i]->file ? (*m[i]->file ? m[i]->file : "(no file)")
-						    : "(global)");
+		                         m[i]->file ? (*m[i]->file ? m[i]->file : "(no file)")
+		                                    : "(global)");
 	return buf;
 }
 
 static int lookup_in_file(const struct xt_target *t, const char *file, const char *name,
-			  const struct xt_sym **out, struct xs_err *err)
+                          const struct xt_sym **out, struct xs_err *err)
 {
 	size_t n, k = 0, locals = 0;
 	const struct xt_sym *run = xt_by_name(t, name, &n);
@@ -563,21 +565,24 @@ static int lookup_in_file(const struct xt_target *t, const char *file, const cha
 		for (size_t i = 0; i < n; i++)
 			if (run[i].file)
 				m[j++] = &run[i];
-		rc = fail(err, -ENOENT, "no file-local '%s' in a file matching '%s' in %s (it is static in: %s)",
-			  name, file, t->path, list_files(m, j, files, sizeof(files)));
+		rc = fail(err, -ENOENT,
+		          "no file-local '%s' in a file matching '%s' in %s (it is static in: %s)",
+		          name, file, t->path, list_files(m, j, files, sizeof(files)));
 	} else if (k == 0) {
-		rc = fail(err, -ENOENT, "no file-local '%s' in a file matching '%s' in %s (symbols from %s)%s",
-			  name, file, t->path, xt_syms_from_name(t),
-			  n ? ": it is global there, drop the file part" : "");
+		rc = fail(err, -ENOENT,
+		          "no file-local '%s' in a file matching '%s' in %s (symbols from %s)%s",
+		          name, file, t->path, xt_syms_from_name(t),
+		          n ? ": it is global there, drop the file part" : "");
 	} else if (distinct(m, k) && same_file(m, k)) {
 		rc = fail(err, -ENOTUNIQ,
-			  "'%s#%s' is ambiguous in %s: %zu statics '%s' in files all named '%s', "
-			  "which its symbol table cannot tell apart",
-			  file, name, t->path, k, name, m[0]->file);
+		          "'%s#%s' is ambiguous in %s: %zu statics '%s' in files all named '%s', "
+		          "which its symbol table cannot tell apart",
+		          file, name, t->path, k, name, m[0]->file);
 	} else if (distinct(m, k)) {
-		rc = fail(err, -ENOTUNIQ,
-			  "'%s#%s' is ambiguous in %s: it matches statics in %s; give a longer path",
-			  file, name, t->path, list_files(m, k, files, sizeof(files)));
+		rc =
+		    fail(err, -ENOTUNIQ,
+		         "'%s#%s' is ambiguous in %s: it matches statics in %s; give a longer path",
+		         file, name, t->path, list_files(m, k, files, sizeof(files)));
 	} else {
 		*out = m[0];
 	}
@@ -586,7 +591,7 @@ static int lookup_in_file(const struct xt_target *t, const char *file, const cha
 }
 
 static int lookup_any(const struct xt_target *t, const char *name, const struct xt_sym **out,
-		      struct xs_err *err)
+                      struct xs_err *err)
 {
 	size_t n, g = 0, l = 0;
 	const struct xt_sym *run = xt_by_name(t, name, &n);
@@ -606,16 +611,17 @@ static int lookup_any(const struct xt_target *t, const char *name, const struct 
 	}
 	if (g == 0 && l == 0)
 		rc = fail(err, -ENOENT, "'%s' is not defined in %s (symbols from %s)", name,
-			  t->path, xt_syms_from_name(t));
+		          t->path, xt_syms_from_name(t));
 	else if (g > 0 && distinct(glob, g))
-		rc = fail(err, -ENOTUNIQ, "'%s' has %zu global definitions in %s", name, g, t->path);
+		rc =
+		    fail(err, -ENOTUNIQ, "'%s' has %zu global definitions in %s", name, g, t->path);
 	else if (g > 0)
 		*out = glob[0];
 	else if (distinct(loc, l))
 		rc = fail(err, -ENOTUNIQ,
-			  "'%s' is ambiguous in %s: it is static in %s; name one with "
-			  "XSPLICE_LOCAL(%s, \"file.c\") or the hint \"file.c#%s\"",
-			  name, t->path, list_files(loc, l, files, sizeof(files)), name, name);
+		          "'%s' is ambiguous in %s: it is static in %s; name one with "
+		          "XSPLICE_LOCAL(%s, \"file.c\") or the hint \"file.c#%s\"",
+		          name, t->path, list_files(loc, l, files, sizeof(files)), name, name);
 	else
 		*out = loc[0];
 out:
@@ -625,13 +631,14 @@ out:
 }
 
 int xt_lookup(const struct xt_target *t, const char *spec, const struct xt_sym **out,
-	      struct xs_err *err)
+              struct xs_err *err)
 {
 	const char *hash = strrchr(spec, '#');
 	if (!hash)
 		return lookup_any(t, spec, out, err);
 	if (hash == spec || !hash[1])
-		return fail(err, -EINVAL, "bad symbol spec '%s': want 'symbol' or 'file#symbol'", spec);
+		return fail(err, -EINVAL, "bad symbol spec '%s': want 'symbol' or 'file#symbol'",
+		            spec);
 	char *file = strndup(spec, (size_t)(hash - spec));
 	if (!file)
 		return fail(err, -ENOMEM, "out of memory");

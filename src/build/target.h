@@ -33,8 +33,8 @@ struct xt_sym {
 	const char *file;
 	uint64_t value; /* st_value: the module load bias plus this is the address */
 	uint64_t size;
-	uint8_t type;  /* STT_FUNC, STT_OBJECT, STT_NOTYPE, STT_TLS, STT_GNU_IFUNC ... */
-	uint8_t bind;  /* STB_LOCAL, STB_GLOBAL, STB_WEAK */
+	uint8_t type;   /* STT_FUNC, STT_OBJECT, STT_NOTYPE, STT_TLS, STT_GNU_IFUNC ... */
+	uint8_t bind;   /* STB_LOCAL, STB_GLOBAL, STB_WEAK */
 	uint16_t shndx; /* section index in the file the symbols came from */
 };
 
@@ -71,8 +71,7 @@ struct xt_target {
  * shared library.  A missing build-id is not an error here (build_id_len is
  * 0); a target without any symbol table is.  0 or negative errno.
  */
-int xt_open(struct xt_target *t, const char *path, const struct xt_opts *opts,
-	    struct xs_err *err);
+int xt_open(struct xt_target *t, const char *path, const struct xt_opts *opts, struct xs_err *err);
 void xt_close(struct xt_target *t);
 
 /* "x86-64", "aarch64", "i386", ... or "machine 1234". */
@@ -94,7 +93,7 @@ int xt_file_match(const char *stt_file, const char *spec_file);
  * message lists their files and says how to pick one).
  */
 int xt_lookup(const struct xt_target *t, const char *spec, const struct xt_sym **out,
-	      struct xs_err *err);
+              struct xs_err *err);
 
 /* The first symbol starting strictly after `addr` (by value), or NULL. */
 const struct xt_sym *xt_sym_after(const struct xt_target *t, uint64_t addr);

@@ -143,7 +143,7 @@ static int resolve(void *ctx, const char *name, uintptr_t *addr)
 
 /* Link the payload next to this executable; returns the linked tables. */
 static void link_payload(const void *bytes, size_t len, const struct self *me,
-			 struct xs_linked *out)
+                         struct xs_linked *out)
 {
 	struct xs_err err = {0};
 	struct xs_elf *elf;
@@ -162,7 +162,7 @@ static void link_payload(const void *bytes, size_t len, const struct self *me,
 		die("near", err.msg);
 	free(maps);
 	uint8_t *mem = mmap((void *)at, lay.total, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (mem == MAP_FAILED || mem != (uint8_t *)at)
 		die("mmap", strerror(errno));
 	struct xs_region rg[XS_AREA_COUNT];
@@ -175,7 +175,7 @@ static void link_payload(const void *bytes, size_t len, const struct self *me,
 	if (xs_link_place(elf, rg, &host, out, &err))
 		die("place", err.msg);
 	static const int prot[XS_AREA_COUNT] = {PROT_READ | PROT_EXEC, PROT_READ,
-						PROT_READ | PROT_WRITE};
+	                                        PROT_READ | PROT_WRITE};
 	for (int a = 0; a < XS_AREA_COUNT; a++)
 		if (lay.size[a] && mprotect(rg[a].stage, lay.size[a], prot[a]))
 			die("mprotect", strerror(errno));

@@ -16,8 +16,8 @@
 /* Sections the payload gets from xsplice-pack only; stale copies from the
  * inputs (e.g. re-packing a payload) are dropped. */
 static const char *const regenerated[] = {
-	XSPLICE_SEC_SYMHINTS, XSPLICE_SEC_TARGET, XSPLICE_SEC_DEPENDS,
-	XSPLICE_SEC_SYMREFS, XSPLICE_SEC_BUILD_ID, NULL,
+    XSPLICE_SEC_SYMHINTS, XSPLICE_SEC_TARGET,   XSPLICE_SEC_DEPENDS,
+    XSPLICE_SEC_SYMREFS,  XSPLICE_SEC_BUILD_ID, NULL,
 };
 
 static void mark_drops(struct pk_obj *o)
@@ -48,7 +48,7 @@ static int map_symbols(const struct pk_obj *o, uint32_t *map, size_t *nlocal, st
 		}
 		if (ELF64_ST_BIND(o->syms[i].st_info) == STB_LOCAL && n != *nlocal)
 			return xs_err_set(err, -EINVAL, "local symbol '%s' after the globals",
-					  pk_sym_name(o, i));
+			                  pk_sym_name(o, i));
 		map[i] = (uint32_t)n++;
 		if (ELF64_ST_BIND(o->syms[i].st_info) == STB_LOCAL)
 			*nlocal = n;
@@ -77,10 +77,11 @@ static int add_symrefs(struct pk_ctx *c, const uint32_t *map, struct xs_err *err
 		return xs_err_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < c->nresolved; i++)
 		if (c->resolved[i] && map[i] != DROPPED)
-			refs[n++] = (struct xsplice_symref){.symidx = map[i], .offset = c->resolved[i]->value};
-	size_t idx = n ? pk_obj_add(&c->obj, XSPLICE_SEC_SYMREFS, SHT_PROGBITS, 0, 8,
-				    sizeof(*refs), refs, n * sizeof(*refs))
-		       : 1;
+			refs[n++] = (struct xsplice_symref){.symidx = map[i],
+			                                    .offset = c->resolved[i]->value};
+	size_t idx = n ? pk_obj_add(&c->obj, XSPLICE_SEC_SYMREFS, SHT_PROGBITS, 0, 8, sizeof(*refs),
+	                            refs, n * sizeof(*refs))
+	               : 1;
 	free(refs);
 	return idx ? 0 : xs_err_set(err, -ENOMEM, "out of memory");
 }
@@ -91,8 +92,8 @@ static int add_meta(struct pk_ctx *c, struct xs_err *err)
 	if (!c->opt.nmeta)
 		return 0;
 	size_t idx = pk_obj_find(&c->obj, XSPLICE_SEC_MODINFO);
-	if (!idx && !(idx = pk_obj_add(&c->obj, XSPLICE_SEC_MODINFO, SHT_PROGBITS, SHF_ALLOC, 1,
-				       0, NULL, 0)))
+	if (!idx && !(idx = pk_obj_add(&c->obj, XSPLICE_SEC_MODINFO, SHT_PROGBITS, SHF_ALLOC, 1, 0,
+	                               NULL, 0)))
 		return xs_err_set(err, -ENOMEM, "out of memory");
 	struct pk_sec *s = &c->obj.secs[idx];
 	if (s->sh.sh_type == SHT_NOBITS)
@@ -126,7 +127,7 @@ static int add_sections(struct pk_ctx *c, const uint32_t *map, struct xs_err *er
 }
 
 static int renumber_symbols(struct pk_obj *o, const uint32_t *map, size_t nlocal,
-			    struct xs_err *err)
+                            struct xs_err *err)
 {
 	Elf64_Sym *out = o->syms; /* compacted in place: map[i] <= i */
 	size_t n = 0;
@@ -160,16 +161,17 @@ static int renumber_refs(struct pk_obj *o, const uint32_t *map, struct xs_err *e
 			 * are never applied (non-allocated target), so they point at
 			 * nothing; in loaded sections it would be a real reference */
 			int loaded = s->sh.sh_info < o->nsecs &&
-				     (o->secs[s->sh.sh_info].sh.sh_flags & SHF_ALLOC);
+			             (o->secs[s->sh.sh_info].sh.sh_flags & SHF_ALLOC);
 			for (size_t k = 0; k < s->sh.sh_size / sizeof(*r); k++) {
 				size_t sym = ELF64_R_SYM(r[k].r_info);
 				uint32_t to = sym < o->nsyms ? map[sym] : DROPPED;
 				if (to == DROPPED && loaded)
-					return xs_err_set(err, -EINVAL, "%s refers to '%s', which is "
-							  "dropped from the payload", s->name,
-							  pk_sym_name(o, sym));
-				r[k].r_info = ELF64_R_INFO(to == DROPPED ? 0 : to,
-							   ELF64_R_TYPE(r[k].r_info));
+					return xs_err_set(err, -EINVAL,
+					                  "%s refers to '%s', which is "
+					                  "dropped from the payload",
+					                  s->name, pk_sym_name(o, sym));
+				r[k].r_info =
+				    ELF64_R_INFO(to == DROPPED ? 0 : to, ELF64_R_TYPE(r[k].r_info));
 			}
 		}
 		if (s->sh.sh_type == SHT_GROUP && s->data) {
@@ -177,8 +179,8 @@ static int renumber_refs(struct pk_obj *o, const uint32_t *map, struct xs_err *e
 			for (size_t k = 1; k < s->sh.sh_size / 4; k++)
 				w[k] = w[k] < o->nsecs ? (uint32_t)o->secs[w[k]].newidx : 0;
 			if (s->sh.sh_info >= o->nsyms || map[s->sh.sh_info] == DROPPED)
-				return xs_err_set(err, -EINVAL, "group %s has a bad signature symbol",
-						  s->name);
+				return xs_err_set(err, -EINVAL,
+				                  "group %s has a bad signature symbol", s->name);
 			s->sh.sh_info = map[s->sh.sh_info];
 		}
 		if (s->sh.sh_link && s->sh.sh_link < o->nsecs)

@@ -67,7 +67,7 @@ static int collect_slots(struct pk_ctx *c, size_t funcs, struct table *t, struct
 	size_t ri = pk_obj_rela_for(&c->obj, funcs);
 	if (!ri)
 		return xs_err_set(err, -EINVAL, "%s has no relocations: no entry names a function",
-				  XSPLICE_SEC_FUNCS);
+		                  XSPLICE_SEC_FUNCS);
 	const struct pk_sec *rs = &c->obj.secs[ri];
 	const Elf64_Rela *r = (const Elf64_Rela *)rs->data;
 	size_t nr = rs->sh.sh_size / sizeof(*r);
@@ -82,11 +82,13 @@ static int collect_slots(struct pk_ctx *c, size_t funcs, struct table *t, struct
 			slot = &t->slots[e].old_addr;
 		if (!slot || ELF64_R_TYPE(r[i].r_info) != R_X86_64_64 ||
 		    ELF64_R_SYM(r[i].r_info) >= c->obj.nsyms)
-			return xs_err_set(err, -EINVAL, "%s: unexpected relocation at offset %llu "
-					  "(type %u): only the name, new_addr and old_addr slots are "
-					  "relocated, by R_X86_64_64", XSPLICE_SEC_FUNCS,
-					  (unsigned long long)r[i].r_offset,
-					  (unsigned)ELF64_R_TYPE(r[i].r_info));
+			return xs_err_set(
+			    err, -EINVAL,
+			    "%s: unexpected relocation at offset %llu "
+			    "(type %u): only the name, new_addr and old_addr slots are "
+			    "relocated, by R_X86_64_64",
+			    XSPLICE_SEC_FUNCS, (unsigned long long)r[i].r_offset,
+			    (unsigned)ELF64_R_TYPE(r[i].r_info));
 		*slot = &r[i];
 	}
 	return 0;
@@ -115,8 +117,8 @@ static const char *entry_name(const struct pk_ctx *c, const struct table *t, siz
 }
 
 /* new_size: the payload function new_addr points into (symbol or section + addend). */
-static int new_size(const struct pk_ctx *c, const char *fname, const Elf64_Rela *r,
-		    uint32_t *out, struct xs_err *err)
+static int new_size(const struct pk_ctx *c, const char *fname, const Elf64_Rela *r, uint32_t *out,
+                    struct xs_err *err)
 {
 	const struct pk_obj *o = &c->obj;
 	size_t si = ELF64_R_SYM(r->r_info);
@@ -124,9 +126,10 @@ static int new_size(const struct pk_ctx *c, const char *fname, const Elf64_Rela 
 	if (s->st_shndx == SHN_UNDEF) {
 		const struct xt_sym *ts = c->resolved[si];
 		if (!ts || ts->size == 0 || r->r_addend != 0)
-			return xs_err_set(err, -ENOENT, "'%s': the new code '%s' is not defined in "
-					  "the payload nor sized in %s", fname, pk_sym_name(o, si),
-					  c->tgt.path);
+			return xs_err_set(err, -ENOENT,
+			                  "'%s': the new code '%s' is not defined in "
+			                  "the payload nor sized in %s",
+			                  fname, pk_sym_name(o, si), c->tgt.path);
 		*out = (uint32_t)ts->size;
 		return 0;
 	}
@@ -134,7 +137,8 @@ static int new_size(const struct pk_ctx *c, const char *fname, const Elf64_Rela 
 	for (size_t i = 1; i < o->nsyms; i++) {
 		const Elf64_Sym *f = &o->syms[i];
 		if (f->st_shndx != s->st_shndx || f->st_size == 0 ||
-		    (ELF64_ST_TYPE(f->st_info) != STT_FUNC && ELF64_ST_TYPE(f->st_info) != STT_NOTYPE))
+		    (ELF64_ST_TYPE(f->st_info) != STT_FUNC &&
+		     ELF64_ST_TYPE(f->st_info) != STT_NOTYPE))
 			continue;
 		if (addr >= f->st_value && addr - f->st_value < f->st_size) {
 			uint64_t n = f->st_size - (addr - f->st_value);
@@ -142,9 +146,10 @@ static int new_size(const struct pk_ctx *c, const char *fname, const Elf64_Rela 
 			return 0;
 		}
 	}
-	return xs_err_set(err, -EINVAL, "'%s': new_addr points to %s+%lld, which is inside no "
-			  "sized function of the payload", fname, pk_sym_name(o, si),
-			  (long long)r->r_addend);
+	return xs_err_set(err, -EINVAL,
+	                  "'%s': new_addr points to %s+%lld, which is inside no "
+	                  "sized function of the payload",
+	                  fname, pk_sym_name(o, si), (long long)r->r_addend);
 }
 
 /*
@@ -152,7 +157,7 @@ static int new_size(const struct pk_ctx *c, const char *fname, const Elf64_Rela 
  * its padding?  Returns the bytes of padding used (>0) or 0 with a reason.
  */
 static size_t padding_room(const struct pk_ctx *c, const struct xt_sym *ts, uint64_t site,
-			   size_t need, char *why, size_t whylen)
+                           size_t need, char *why, size_t whylen)
 {
 	uint64_t end = ts->value + ts->size, want = site + need;
 	uint64_t limit = (end + PAD_ALIGN - 1) & ~(uint64_t)(PAD_ALIGN - 1);
@@ -160,11 +165,12 @@ static size_t padding_room(const struct pk_ctx *c, const struct xt_sym *ts, uint
 	if (next && next->value < limit)
 		limit = next->value;
 	if (want > limit) {
-		snprintf(why, whylen, "the padding after it (%llu bytes, up to %s%s%s) is too small",
-			 (unsigned long long)(limit > end ? limit - end : 0),
-			 next && next->value == limit ? "'" : "",
-			 next && next->value == limit ? next->name : "the 16-byte boundary",
-			 next && next->value == limit ? "'" : "");
+		snprintf(why, whylen,
+		         "the padding after it (%llu bytes, up to %s%s%s) is too small",
+		         (unsigned long long)(limit > end ? limit - end : 0),
+		         next && next->value == limit ? "'" : "",
+		         next && next->value == limit ? next->name : "the 16-byte boundary",
+		         next && next->value == limit ? "'" : "");
 		return 0;
 	}
 	uint8_t pad[PAD_ALIGN];
@@ -172,8 +178,10 @@ static size_t padding_room(const struct pk_ctx *c, const struct xt_sym *ts, uint
 	for (size_t i = 0; i < want - end;) {
 		size_t len = pk_nop_len(pad + i, n - i);
 		if (len == 0) {
-			snprintf(why, whylen, "the padding after it holds code or data (byte 0x%02x "
-				 "at +%zu), not int3/NOP", i < n ? pad[i] : 0, (size_t)ts->size + i);
+			snprintf(why, whylen,
+			         "the padding after it holds code or data (byte 0x%02x "
+			         "at +%zu), not int3/NOP",
+			         i < n ? pad[i] : 0, (size_t)ts->size + i);
 			return 0;
 		}
 		i += len;
@@ -191,50 +199,55 @@ static int fill_entry(struct pk_ctx *c, struct table *t, size_t e, struct xs_err
 	size_t oi = ELF64_R_SYM(sl->old_addr->r_info);
 	const struct xt_sym *ts = c->resolved[oi];
 	if (c->obj.syms[oi].st_shndx != SHN_UNDEF)
-		return xs_err_set(err, -EINVAL, "'%s': the function to replace, %s, is defined by "
-				  "the payload itself, not by %s", fname, pk_sym_name(&c->obj, oi),
-				  c->tgt.path);
+		return xs_err_set(err, -EINVAL,
+		                  "'%s': the function to replace, %s, is defined by "
+		                  "the payload itself, not by %s",
+		                  fname, pk_sym_name(&c->obj, oi), c->tgt.path);
 	if (!ts)
-		return xs_err_set(err, -ENOENT, "'%s': the function to replace, '%s', is not "
-				  "defined in %s (symbols from %s)", fname, pk_sym_name(&c->obj, oi),
-				  c->tgt.path, xt_syms_from_name(&c->tgt));
+		return xs_err_set(err, -ENOENT,
+		                  "'%s': the function to replace, '%s', is not "
+		                  "defined in %s (symbols from %s)",
+		                  fname, pk_sym_name(&c->obj, oi), c->tgt.path,
+		                  xt_syms_from_name(&c->tgt));
 	if (ts->type != STT_FUNC && ts->type != STT_NOTYPE)
 		return xs_err_set(err, -EINVAL, "'%s': '%s' is not a function in %s", fname,
-				  ts->name, c->tgt.path);
+		                  ts->name, c->tgt.path);
 	uint64_t off = (uint64_t)sl->old_addr->r_addend;
 	if (off >= ts->size)
 		return xs_err_set(err, -EINVAL, "'%s': offset %llu is outside '%s' (%llu bytes)",
-				  fname, (unsigned long long)off, ts->name,
-				  (unsigned long long)ts->size);
+		                  fname, (unsigned long long)off, ts->name,
+		                  (unsigned long long)ts->size);
 	f->old_size = (uint32_t)(ts->size - off);
 	if (off)
 		f->flags |= XSPLICE_FUNC_INLINE;
 	if (sl->new_addr)
 		return new_size(c, fname, sl->new_addr, &f->new_size, err);
 	if (f->new_size == 0 || f->new_size > f->old_size)
-		return xs_err_set(err, -EINVAL, "'%s': NOP patch of %u bytes at +%llu, but only %u "
-				  "bytes of '%s' are there", fname, f->new_size,
-				  (unsigned long long)off, f->old_size, ts->name);
+		return xs_err_set(err, -EINVAL,
+		                  "'%s': NOP patch of %u bytes at +%llu, but only %u "
+		                  "bytes of '%s' are there",
+		                  fname, f->new_size, (unsigned long long)off, f->old_size,
+		                  ts->name);
 	return 0;
 }
 
 /* The expected bytes, if any, must be what the target has at the site. */
 static int check_expect(const struct pk_ctx *c, const struct xsplice_func *f, const char *fname,
-			uint64_t site, struct xs_err *err)
+                        uint64_t site, struct xs_err *err)
 {
 	uint8_t have[XSPLICE_EXPECT_MAX];
 	if (!f->expect.enabled)
 		return 0;
 	if (f->expect.len == 0 || f->expect.len > XSPLICE_EXPECT_MAX)
 		return xs_err_set(err, -EINVAL, "'%s': expectation length %u is not 1..%u", fname,
-				  f->expect.len, XSPLICE_EXPECT_MAX);
+		                  f->expect.len, XSPLICE_EXPECT_MAX);
 	size_t n = xt_read(&c->tgt, site, have, f->expect.len);
 	if (n == f->expect.len && memcmp(have, f->expect.data, n) == 0)
 		return 0;
 	char hx[2 * XSPLICE_EXPECT_MAX + 1], hy[2 * XSPLICE_EXPECT_MAX + 1];
 	return xs_err_set(err, -EILSEQ, "'%s': %s has %s at 0x%llx, the payload expects %s", fname,
-			  c->tgt.path, xt_hex(have, n, hx), (unsigned long long)site,
-			  xt_hex(f->expect.data, f->expect.len, hy));
+	                  c->tgt.path, xt_hex(have, n, hx), (unsigned long long)site,
+	                  xt_hex(f->expect.data, f->expect.len, hy));
 }
 
 /* The jump (or NOPs) must fit at the site; use padding when provably free. */
@@ -249,19 +262,21 @@ static int check_room(struct pk_ctx *c, struct table *t, size_t e, struct xs_err
 	if (rc || !t->slots[e].new_addr)
 		return rc;
 	int endbr = site == ts->value && xt_read(&c->tgt, site, head, ENDBR_SIZE) == ENDBR_SIZE &&
-		    memcmp(head, endbr64, ENDBR_SIZE) == 0;
+	            memcmp(head, endbr64, ENDBR_SIZE) == 0;
 	size_t need = JUMP_SIZE + (endbr ? ENDBR_SIZE : 0);
 	if (f->old_size >= need)
 		return 0;
 	char why[160];
 	size_t pad = padding_room(c, ts, site, need, why, sizeof(why));
 	if (!pad)
-		return xs_err_set(err, -ENOSPC, "cannot patch '%s' in %s: %u bytes there, too short "
-				  "for %s (%zu bytes), and %s", fname, c->tgt.path, f->old_size,
-				  endbr ? "its endbr64 and the 5-byte jump" : "the 5-byte jump", need,
-				  why);
+		return xs_err_set(err, -ENOSPC,
+		                  "cannot patch '%s' in %s: %u bytes there, too short "
+		                  "for %s (%zu bytes), and %s",
+		                  fname, c->tgt.path, f->old_size,
+		                  endbr ? "its endbr64 and the 5-byte jump" : "the 5-byte jump",
+		                  need, why);
 	pk_verbose(c, "%s: %u bytes + %zu bytes of alignment padding for the jump\n", fname,
-		   f->old_size, pad);
+	           f->old_size, pad);
 	f->old_size += (uint32_t)pad;
 	f->flags |= XSPLICE_FUNC_PADDED;
 	return 0;
@@ -275,13 +290,15 @@ static int check_overlap(struct pk_ctx *c, struct table *t, struct xs_err *err)
 		uint64_t lo = sa->value + (uint64_t)t->slots[a].old_addr->r_addend;
 		for (size_t b = a + 1; b < t->n; b++) {
 			const struct xt_sym *sb =
-				c->resolved[ELF64_R_SYM(t->slots[b].old_addr->r_info)];
+			    c->resolved[ELF64_R_SYM(t->slots[b].old_addr->r_info)];
 			uint64_t lb = sb->value + (uint64_t)t->slots[b].old_addr->r_addend;
 			if (lb < lo + t->f[a].old_size && lo < lb + t->f[b].old_size) {
 				char na[XSPLICE_NAME_MAX + 16];
 				snprintf(na, sizeof(na), "%s", entry_name(c, t, a));
-				return xs_err_set(err, -EEXIST, "'%s' and '%s' patch the same bytes "
-						  "of %s", na, entry_name(c, t, b), c->tgt.path);
+				return xs_err_set(err, -EEXIST,
+				                  "'%s' and '%s' patch the same bytes "
+				                  "of %s",
+				                  na, entry_name(c, t, b), c->tgt.path);
 			}
 		}
 	}
@@ -298,7 +315,7 @@ int pk_funcs(struct pk_ctx *c, struct xs_err *err)
 	struct pk_sec *s = &c->obj.secs[idx];
 	if (s->sh.sh_size % FUNC_SIZE || !s->data)
 		return xs_err_set(err, -EINVAL, "%s is %llu bytes, not a multiple of %zu",
-				  XSPLICE_SEC_FUNCS, (unsigned long long)s->sh.sh_size, FUNC_SIZE);
+		                  XSPLICE_SEC_FUNCS, (unsigned long long)s->sh.sh_size, FUNC_SIZE);
 	struct table t = {(struct xsplice_func *)s->data, s->sh.sh_size / FUNC_SIZE, NULL};
 	t.slots = calloc(t.n ? t.n : 1, sizeof(*t.slots));
 	if (!t.slots)
@@ -312,8 +329,8 @@ int pk_funcs(struct pk_ctx *c, struct xs_err *err)
 		rc = check_overlap(c, &t, err);
 	for (size_t e = 0; rc == 0 && e < t.n; e++)
 		pk_verbose(c, "replace %s: old %u bytes%s, new %u bytes\n", entry_name(c, &t, e),
-			   t.f[e].old_size, t.f[e].flags & XSPLICE_FUNC_PADDED ? " (padded)" : "",
-			   t.f[e].new_size);
+		           t.f[e].old_size, t.f[e].flags & XSPLICE_FUNC_PADDED ? " (padded)" : "",
+		           t.f[e].new_size);
 	free(t.slots);
 	return rc;
 }

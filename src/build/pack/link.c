@@ -26,12 +26,13 @@ static int check_object(const char *path, struct xs_err *err)
 		rc = xs_err_set(err, -ENOEXEC, "%s is not an ELF object file", path);
 	else if (eh.e_type != ET_REL)
 		rc = xs_err_set(err, -ENOEXEC,
-				"%s is not a relocatable object (ELF type %u): give the .o files "
-				"compiled with -c", path, eh.e_type);
+		                "%s is not a relocatable object (ELF type %u): give the .o files "
+		                "compiled with -c",
+		                path, eh.e_type);
 	else if (eh.e_machine != EM_X86_64 || gelf_getclass(e) != ELFCLASS64)
 		rc = xs_err_set(err, -ENOEXEC, "%s is %s%s; xsplice payloads are x86-64", path,
-				xt_machine_name(eh.e_machine),
-				gelf_getclass(e) == ELFCLASS32 ? " (32-bit)" : "");
+		                xt_machine_name(eh.e_machine),
+		                gelf_getclass(e) == ELFCLASS32 ? " (32-bit)" : "");
 	if (e)
 		elf_end(e);
 	close(fd);
@@ -123,9 +124,9 @@ static int run_ld(char **argv, struct xs_err *err)
 		return 0;
 	if (WIFSIGNALED(status))
 		return xs_err_set(err, -ECHILD, "%s -r killed by signal %d: %s", argv[0],
-				  WTERMSIG(status), msg);
-	return xs_err_set(err, -ECHILD, "%s -r failed (exit %d): %s", argv[0],
-			  WEXITSTATUS(status), msg);
+		                  WTERMSIG(status), msg);
+	return xs_err_set(err, -ECHILD, "%s -r failed (exit %d): %s", argv[0], WEXITSTATUS(status),
+	                  msg);
 }
 
 int pk_ld(const struct pk_opts *opt, const char *out, struct xs_err *err)

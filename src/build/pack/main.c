@@ -16,25 +16,25 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: xsplice-pack -t TARGET -o OUT.xsplice [options] OBJ.o...\n"
-	"\n"
-	"Link payload objects (ld -r), resolve their references to TARGET's symbols\n"
-	"(static ones included), fill the function table, add the build-id notes and\n"
-	"write a verified payload for exactly that TARGET build.\n"
-	"\n"
-	"  -t, --target FILE      the executable or shared library to patch (unstripped,\n"
-	"                         or with a separate debug file); needs a GNU build-id\n"
-	"  -o, --output FILE      the payload to write\n"
-	"      --debug-file FILE  read TARGET's symbols from this separate debug file\n"
-	"      --debug-dir DIR    where separate debug files live (default /usr/lib/debug)\n"
-	"      --depends ID|FILE  the payload must be applied on top of this one (a hex\n"
-	"                         build-id or a payload file)\n"
-	"      --meta KEY=VALUE   add a .modinfo string (repeatable)\n"
-	"  -v, --verbose          say what each symbol resolved to, and why\n"
-	"  -h, --help             this text\n"
-	"      --version          print the version\n"
-	"\n"
-	"Environment: LD, the linker to run (default ld).\n";
+    "usage: xsplice-pack -t TARGET -o OUT.xsplice [options] OBJ.o...\n"
+    "\n"
+    "Link payload objects (ld -r), resolve their references to TARGET's symbols\n"
+    "(static ones included), fill the function table, add the build-id notes and\n"
+    "write a verified payload for exactly that TARGET build.\n"
+    "\n"
+    "  -t, --target FILE      the executable or shared library to patch (unstripped,\n"
+    "                         or with a separate debug file); needs a GNU build-id\n"
+    "  -o, --output FILE      the payload to write\n"
+    "      --debug-file FILE  read TARGET's symbols from this separate debug file\n"
+    "      --debug-dir DIR    where separate debug files live (default /usr/lib/debug)\n"
+    "      --depends ID|FILE  the payload must be applied on top of this one (a hex\n"
+    "                         build-id or a payload file)\n"
+    "      --meta KEY=VALUE   add a .modinfo string (repeatable)\n"
+    "  -v, --verbose          say what each symbol resolved to, and why\n"
+    "  -h, --help             this text\n"
+    "      --version          print the version\n"
+    "\n"
+    "Environment: LD, the linker to run (default ld).\n";
 
 void pk_verbose(const struct pk_ctx *c, const char *fmt, ...)
 {
@@ -64,16 +64,16 @@ enum { OPT_DEBUG = 256, OPT_DEBUG_DIR, OPT_DEPENDS, OPT_META, OPT_VERSION };
 static int parse_args(int argc, char **argv, struct pk_opts *o)
 {
 	static const struct option longs[] = {
-		{"target", required_argument, NULL, 't'},
-		{"output", required_argument, NULL, 'o'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"debug-file", required_argument, NULL, OPT_DEBUG},
-		{"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
-		{"depends", required_argument, NULL, OPT_DEPENDS},
-		{"meta", required_argument, NULL, OPT_META},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{NULL, 0, NULL, 0},
+	    {"target", required_argument, NULL, 't'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"debug-file", required_argument, NULL, OPT_DEBUG},
+	    {"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
+	    {"depends", required_argument, NULL, OPT_DEPENDS},
+	    {"meta", required_argument, NULL, OPT_META},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
 	};
 	o->meta = calloc((size_t)argc, sizeof(*o->meta));
 	if (!o->meta)
@@ -130,20 +130,23 @@ static int check_target(struct pk_ctx *c, struct xs_err *err)
 	const struct xt_target *t = &c->tgt;
 	if (t->machine != EM_X86_64 || t->elfclass != ELFCLASS64)
 		return xs_err_set(err, -ENOEXEC, "%s is %s%s, payload objects are x86-64", t->path,
-				  xt_machine_name(t->machine),
-				  t->elfclass == ELFCLASS32 ? " (32-bit)" : "");
+		                  xt_machine_name(t->machine),
+		                  t->elfclass == ELFCLASS32 ? " (32-bit)" : "");
 	if (!t->build_id_len)
 		return xs_err_set(err, -ENOEXEC,
-				  "%s has no GNU build-id, so a payload cannot name it: relink it "
-				  "with -Wl,--build-id", t->path);
+		                  "%s has no GNU build-id, so a payload cannot name it: relink it "
+		                  "with -Wl,--build-id",
+		                  t->path);
 	if (t->syms_from == XT_SYMS_DYNSYM)
-		fprintf(stderr, "xsplice-pack: warning: %s has no .symtab and no separate debug "
-			"file was found: using .dynsym only, so its static functions and variables "
-			"cannot be resolved (pack against the unstripped binary or give "
-			"--debug-file)\n", t->path);
+		fprintf(stderr,
+		        "xsplice-pack: warning: %s has no .symtab and no separate debug "
+		        "file was found: using .dynsym only, so its static functions and variables "
+		        "cannot be resolved (pack against the unstripped binary or give "
+		        "--debug-file)\n",
+		        t->path);
 	char hex[2 * XSPLICE_BUILD_ID_MAX + 1];
 	pk_verbose(c, "target %s, build-id %s, symbols from %s\n", t->path,
-		   xt_hex(t->build_id, t->build_id_len, hex), xt_syms_from_name(t));
+	           xt_hex(t->build_id, t->build_id_len, hex), xt_syms_from_name(t));
 	return 0;
 }
 
@@ -167,8 +170,8 @@ static int link_objects(struct pk_ctx *c, struct xs_err *err)
 static int pack(struct pk_ctx *c, struct xs_err *err)
 {
 	struct xt_opts xo = {.debug_file = c->opt.debug_file,
-			     .debug_root = c->opt.debug_dir,
-			     .log = c->opt.verbose ? stderr : NULL};
+	                     .debug_root = c->opt.debug_dir,
+	                     .log = c->opt.verbose ? stderr : NULL};
 	int rc = pk_check_inputs(&c->opt, err);
 	if (rc == 0)
 		rc = pk_parse_depends(c, err);

@@ -52,10 +52,13 @@ static int find_symtab(struct pk_obj *o, const char *path, struct xs_err *err)
 	for (size_t i = 1; i < o->nsecs; i++) {
 		const Elf64_Shdr *sh = &o->secs[i].sh;
 		if (sh->sh_type == SHT_REL)
-			return xs_err_set(err, -ENOEXEC, "%s: section %s uses REL relocations; "
-					  "x86-64 payloads use RELA", path, o->secs[i].name);
+			return xs_err_set(err, -ENOEXEC,
+			                  "%s: section %s uses REL relocations; "
+			                  "x86-64 payloads use RELA",
+			                  path, o->secs[i].name);
 		if (sh->sh_type == SHT_SYMTAB_SHNDX)
-			return xs_err_set(err, -E2BIG, "%s: too many sections (extended indexes)", path);
+			return xs_err_set(err, -E2BIG, "%s: too many sections (extended indexes)",
+			                  path);
 		if (sh->sh_type != SHT_SYMTAB)
 			continue;
 		if (o->symtab)
@@ -132,8 +135,8 @@ size_t pk_obj_rela_for(const struct pk_obj *o, size_t idx)
 	return 0;
 }
 
-size_t pk_obj_add(struct pk_obj *o, const char *name, uint32_t type, uint64_t flags,
-		  uint64_t align, uint64_t entsize, const void *data, size_t size)
+size_t pk_obj_add(struct pk_obj *o, const char *name, uint32_t type, uint64_t flags, uint64_t align,
+                  uint64_t entsize, const void *data, size_t size)
 {
 	struct pk_sec *secs = realloc(o->secs, (o->nsecs + 1) * sizeof(*secs));
 	if (!secs)
@@ -152,8 +155,11 @@ size_t pk_obj_add(struct pk_obj *o, const char *name, uint32_t type, uint64_t fl
 	}
 	if (size)
 		memcpy(s->data, data, size);
-	s->sh = (Elf64_Shdr){.sh_type = type, .sh_flags = flags, .sh_size = size,
-			     .sh_addralign = align, .sh_entsize = entsize};
+	s->sh = (Elf64_Shdr){.sh_type = type,
+	                     .sh_flags = flags,
+	                     .sh_size = size,
+	                     .sh_addralign = align,
+	                     .sh_entsize = entsize};
 	return o->nsecs++;
 }
 

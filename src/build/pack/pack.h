@@ -27,20 +27,20 @@
 
 struct pk_sec {
 	char *name;
-	Elf64_Shdr sh;   /* sh_link / sh_info in the input numbering */
-	uint8_t *data;   /* malloc'd copy; NULL for SHT_NOBITS and empty sections */
-	int drop;        /* not written to the payload */
-	size_t newidx;   /* index in the payload (emit) */
+	Elf64_Shdr sh; /* sh_link / sh_info in the input numbering */
+	uint8_t *data; /* malloc'd copy; NULL for SHT_NOBITS and empty sections */
+	int drop;      /* not written to the payload */
+	size_t newidx; /* index in the payload (emit) */
 };
 
 struct pk_obj {
 	Elf64_Ehdr eh;
 	struct pk_sec *secs; /* [0] is the null section */
 	size_t nsecs;
-	size_t symtab;       /* index of .symtab */
-	Elf64_Sym *syms;     /* = secs[symtab].data */
+	size_t symtab;   /* index of .symtab */
+	Elf64_Sym *syms; /* = secs[symtab].data */
 	size_t nsyms;
-	const char *strtab;  /* names of syms */
+	const char *strtab; /* names of syms */
 	size_t strtab_size;
 };
 
@@ -51,8 +51,8 @@ size_t pk_obj_find(const struct pk_obj *o, const char *name);
 /* index of the SHT_RELA section that applies to section `idx`, 0 if none */
 size_t pk_obj_rela_for(const struct pk_obj *o, size_t idx);
 /* append a section (data copied); its index, or 0 when out of memory */
-size_t pk_obj_add(struct pk_obj *o, const char *name, uint32_t type, uint64_t flags,
-		  uint64_t align, uint64_t entsize, const void *data, size_t size);
+size_t pk_obj_add(struct pk_obj *o, const char *name, uint32_t type, uint64_t flags, uint64_t align,
+                  uint64_t entsize, const void *data, size_t size);
 const char *pk_sym_name(const struct pk_obj *o, size_t symidx);
 /* "function 'f'" / "symbol 'x'" / "section .text.f": for messages */
 const char *pk_sym_desc(const struct pk_obj *o, size_t symidx);
@@ -64,8 +64,8 @@ struct pk_opts {
 	const char *out;
 	const char *debug_file;
 	const char *debug_dir; /* NULL: /usr/lib/debug */
-	const char *depends; /* hex build-id or a payload file */
-	const char **meta;   /* key=value strings */
+	const char *depends;   /* hex build-id or a payload file */
+	const char **meta;     /* key=value strings */
 	size_t nmeta;
 	char **objs;
 	size_t nobjs;

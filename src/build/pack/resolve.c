@@ -45,10 +45,13 @@ static int parse_hints(const struct pk_obj *o, struct hints *h, struct xs_err *e
 		const char *alias = p + off;
 		const char *end = memchr(alias, '\0', size - off);
 		const char *spec = end ? end + 1 : NULL;
-		const char *spec_end = spec && spec < p + size ? memchr(spec, '\0', (size_t)(p + size - spec)) : NULL;
+		const char *spec_end =
+		    spec && spec < p + size ? memchr(spec, '\0', (size_t)(p + size - spec)) : NULL;
 		if (!spec_end || spec == spec_end)
-			return xs_err_set(err, -EINVAL, "%s: the hint for '%.64s' has no target "
-					  "symbol spec", XSPLICE_SEC_SYMHINTS, alias);
+			return xs_err_set(err, -EINVAL,
+			                  "%s: the hint for '%.64s' has no target "
+			                  "symbol spec",
+			                  XSPLICE_SEC_SYMHINTS, alias);
 		h->v[h->n++] = (struct hint){alias, spec};
 		off = (size_t)(spec_end + 1 - p);
 	}
@@ -56,16 +59,16 @@ static int parse_hints(const struct pk_obj *o, struct hints *h, struct xs_err *e
 }
 
 /* The hint for `name`; two hints that disagree are an error. */
-static int find_hint(const struct hints *h, const char *name, const char **spec,
-		     struct xs_err *err)
+static int find_hint(const struct hints *h, const char *name, const char **spec, struct xs_err *err)
 {
 	*spec = NULL;
 	for (size_t i = 0; i < h->n; i++) {
 		if (strcmp(h->v[i].alias, name) != 0)
 			continue;
 		if (*spec && strcmp(*spec, h->v[i].spec) != 0)
-			return xs_err_set(err, -EINVAL, "two hints for '%s' disagree: \"%s\" and \"%s\"",
-					  name, *spec, h->v[i].spec);
+			return xs_err_set(err, -EINVAL,
+			                  "two hints for '%s' disagree: \"%s\" and \"%s\"", name,
+			                  *spec, h->v[i].spec);
 		*spec = h->v[i].spec;
 	}
 	return 0;
@@ -82,30 +85,35 @@ static int check_hint_aliases(struct pk_ctx *c, const struct hints *h, struct xs
 				continue;
 			if (o->syms[s].st_shndx != SHN_UNDEF &&
 			    ELF64_ST_TYPE(o->syms[s].st_info) != STT_FILE)
-				return xs_err_set(err, -EINVAL,
-						  "hint \"%s\" names '%s', which the payload defines itself; "
-						  "a hint renames an undefined symbol",
-						  h->v[i].spec, h->v[i].alias);
+				return xs_err_set(
+				    err, -EINVAL,
+				    "hint \"%s\" names '%s', which the payload defines itself; "
+				    "a hint renames an undefined symbol",
+				    h->v[i].spec, h->v[i].alias);
 			seen = 1;
 		}
 		if (!seen)
-			pk_verbose(c, "hint '%s' -> \"%s\" unused: the payload does not refer to it\n",
-				   h->v[i].alias, h->v[i].spec);
+			pk_verbose(c,
+			           "hint '%s' -> \"%s\" unused: the payload does not refer to it\n",
+			           h->v[i].alias, h->v[i].spec);
 	}
 	return 0;
 }
 
 /* Target symbols the runtime cannot reach by load bias + offset. */
 static int usable(const struct pk_ctx *c, const char *name, const struct xt_sym *ts,
-		  struct xs_err *err)
+                  struct xs_err *err)
 {
 	if (ts->type == STT_TLS)
-		return xs_err_set(err, -EINVAL, "'%s' is a thread-local variable of %s; payloads "
-				  "cannot refer to the target's TLS", name, c->tgt.path);
+		return xs_err_set(err, -EINVAL,
+		                  "'%s' is a thread-local variable of %s; payloads "
+		                  "cannot refer to the target's TLS",
+		                  name, c->tgt.path);
 	if (ts->type == STT_GNU_IFUNC)
-		return xs_err_set(err, -EINVAL, "'%s' is an IFUNC in %s (its address is the "
-				  "resolver); refer to the implementation it selects instead",
-				  name, c->tgt.path);
+		return xs_err_set(err, -EINVAL,
+		                  "'%s' is an IFUNC in %s (its address is the "
+		                  "resolver); refer to the implementation it selects instead",
+		                  name, c->tgt.path);
 	return 0;
 }
 
@@ -122,12 +130,13 @@ static int resolve_one(struct pk_ctx *c, const struct hints *h, size_t i, struct
 		rc = xt_lookup(&c->tgt, spec, &ts, &e2);
 		if (rc)
 			return xs_err_set(err, rc, "payload symbol '%s' (hint \"%s\"): %s", name,
-					  spec, e2.msg);
+			                  spec, e2.msg);
 	} else {
 		rc = xt_lookup(&c->tgt, name, &ts, &e2);
 		if (rc == -ENOENT) {
-			pk_verbose(c, "%-24s not in the target: left for the agent (shared libraries)\n",
-				   name);
+			pk_verbose(
+			    c, "%-24s not in the target: left for the agent (shared libraries)\n",
+			    name);
 			return 0;
 		}
 		if (rc)
@@ -137,9 +146,9 @@ static int resolve_one(struct pk_ctx *c, const struct hints *h, size_t i, struct
 		return rc;
 	c->resolved[i] = ts;
 	pk_verbose(c, "%-24s -> %s%s%s 0x%llx (%s, %llu bytes)\n", name,
-		   ts->file ? (*ts->file ? ts->file : "(no file)") : "",
-		   ts->file ? "#" : "", ts->name, (unsigned long long)ts->value,
-		   ts->bind == STB_LOCAL ? "static" : "global", (unsigned long long)ts->size);
+	           ts->file ? (*ts->file ? ts->file : "(no file)") : "", ts->file ? "#" : "",
+	           ts->name, (unsigned long long)ts->value,
+	           ts->bind == STB_LOCAL ? "static" : "global", (unsigned long long)ts->size);
 	return 0;
 }
 
@@ -163,7 +172,8 @@ int pk_resolve(struct pk_ctx *c, struct xs_err *err)
 		if (s->st_shndx == SHN_UNDEF && s->st_name != 0)
 			rc = resolve_one(c, &h, i, err);
 		else if (s->st_shndx == SHN_COMMON)
-			rc = xs_err_set(err, -EINVAL, "'%s' is a common symbol", pk_sym_name(&c->obj, i));
+			rc = xs_err_set(err, -EINVAL, "'%s' is a common symbol",
+			                pk_sym_name(&c->obj, i));
 	}
 	free(h.v);
 	return rc;

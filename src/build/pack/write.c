@@ -51,7 +51,7 @@ static int payload_id(const char *path, uint8_t *id, size_t *len, struct xs_err 
 	if (!h || s->sh.sh_size < NOTE_DESC_OFF || h[0] != 4 || h[2] != XSPLICE_NOTE_TYPE ||
 	    h[1] == 0 || h[1] > XSPLICE_BUILD_ID_MAX || h[1] > s->sh.sh_size - NOTE_DESC_OFF)
 		rc = xs_err_set(err, -ENOEXEC, "--depends %s: no %s note (is it a packed payload?)",
-				path, XSPLICE_SEC_BUILD_ID);
+		                path, XSPLICE_SEC_BUILD_ID);
 	else {
 		*len = h[1];
 		memcpy(id, s->data + NOTE_DESC_OFF, *len);
@@ -69,8 +69,10 @@ int pk_parse_depends(struct pk_ctx *c, struct xs_err *err)
 		return payload_id(d, c->depends, &c->depends_len, err);
 	if (parse_hex(d, c->depends, &c->depends_len) == 0)
 		return 0;
-	return xs_err_set(err, -EINVAL, "--depends %s: neither a hex build-id (2 to %d hex "
-			  "digits) nor a payload file", d, 2 * XSPLICE_BUILD_ID_MAX);
+	return xs_err_set(err, -EINVAL,
+	                  "--depends %s: neither a hex build-id (2 to %d hex "
+	                  "digits) nor a payload file",
+	                  d, 2 * XSPLICE_BUILD_ID_MAX);
 }
 
 /* ---- writing ---------------------------------------------------------------------- */
@@ -107,7 +109,7 @@ static int build_shstrtab(struct pk_obj *o, size_t *shstrndx, struct xs_err *err
 }
 
 static int write_elf(struct pk_obj *o, int fd, size_t shstrndx, uint64_t *id_off,
-		     struct xs_err *err)
+                     struct xs_err *err)
 {
 	Elf *e = elf_begin(fd, ELF_C_WRITE, NULL);
 	Elf64_Ehdr *eh = e ? elf64_newehdr(e) : NULL;
@@ -173,13 +175,16 @@ static int finish(struct pk_ctx *c, int fd, uint64_t id_off, struct xs_err *err)
 		crypto_generichash(id, sizeof(id), buf, len, NULL, 0);
 		memcpy(buf + id_off, id, sizeof(id));
 		if (pwrite(fd, id, sizeof(id), (off_t)id_off) != (ssize_t)sizeof(id))
-			rc = xs_err_set(err, -errno, "cannot write the build-id: %s", strerror(errno));
+			rc = xs_err_set(err, -errno, "cannot write the build-id: %s",
+			                strerror(errno));
 	}
 	struct xs_elf *elf = NULL;
 	struct xs_err e2;
 	if (rc == 0 && (rc = xs_payload_verify(buf, len, &elf, &e2)) != 0)
-		xs_err_set(err, rc, "the packed payload does not verify (a bug in xsplice-pack or "
-			   "an unsupported construct in the objects): %s", e2.msg);
+		xs_err_set(err, rc,
+		           "the packed payload does not verify (a bug in xsplice-pack or "
+		           "an unsupported construct in the objects): %s",
+		           e2.msg);
 	xs_elf_free(elf);
 	if (rc == 0) {
 		char hex[2 * PK_BUILD_ID_LEN + 1];
