@@ -16,11 +16,12 @@
 static int max_qty = 1000;
 
 /*
- * Static function called by the payload.  noipa keeps it a real function
- * with its declared calling convention (no inlining, cloning or IPA
- * register tricks), which code outside this file relies on.
+ * Static function called by the payload.  `used` keeps it a real function
+ * with its declared calling convention even when the compiler inlines or
+ * specialises its calls here (code outside this file relies on it);
+ * noinline keeps this example's calls real calls.
  */
-__attribute__((noipa)) static int clamp(int v, int lo, int hi)
+__attribute__((used, noinline)) static int clamp(int v, int lo, int hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
 }

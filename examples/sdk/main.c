@@ -10,7 +10,7 @@
 
 /* Another file-local clamp(): the payload has to say which one it means
  * (XSPLICE_LOCAL(clamp, "app.c")), or xsplice-pack refuses the ambiguity. */
-__attribute__((noipa)) static int clamp(int v, int lo, int hi)
+__attribute__((used, noinline)) static int clamp(int v, int lo, int hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
 }

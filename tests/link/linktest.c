@@ -35,7 +35,7 @@
  * means; and a different result (always lo - 1), so that a payload linked
  * to this one instead would visibly return wrong values.
  */
-__attribute__((noipa)) static int clamp(int v, int lo, int hi)
+__attribute__((used, noinline)) static int clamp(int v, int lo, int hi)
 {
 	(void)v;
 	(void)hi;
