@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, INCLUDE, PACK, PAYLOAD_CFLAGS, ROOT, TARGET_CFLAGS, cc, pack, run, \
+from conftest import BUILD, PACK, PAYLOAD_CFLAGS, ROOT, TARGET_CFLAGS, cc, pack, run, \
     strip_copy
 
 SDK = ROOT / "examples" / "sdk"
