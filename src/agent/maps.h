@@ -1,0 +1,45 @@
+/*
+ * A snapshot of /proc/self/maps, read with raw read() into buffers sized
+ * beforehand, so that it can be taken inside the quiesce window.
+ */
+#ifndef XS_AGENT_MAPS_H
+#define XS_AGENT_MAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+enum {
+	XS_MAP_R = 1, XS_MAP_W = 2, XS_MAP_X = 4, XS_MAP_SHARED = 8,
+	XS_MAP_ANON = 16,  /* no path (anonymous) */
+	XS_MAP_STACK = 32, /* "[stack]" */
+};
+
+struct xs_map {
+	uintptr_t lo, hi;
+	unsigned flags; /* XS_MAP_* */
+};
+
+struct xs_maps {
+	char *buf;
+	size_t buf_cap;
+	struct xs_map *v;
+	size_t n, cap;
+};
+
+/* Outside the window: size the buffers for the current mappings (with room
+ * to grow) and take a snapshot. */
+int xs_maps_prepare(struct xs_maps *m, struct xs_err *err);
+/* Anywhere: take a snapshot into the existing buffers; -ENOSPC when they
+ * are too small (call xs_maps_prepare outside the window and retry). */
+int xs_maps_read(struct xs_maps *m);
+void xs_maps_free(struct xs_maps *m);
+
+/* The mapping containing addr, or NULL (binary search). */
+const struct xs_map *xs_maps_find(const struct xs_maps *m, uintptr_t addr);
+/* Does the mapping look like a thread stack: "[stack]", or anonymous
+ * read-write right above an inaccessible guard mapping? */
+int xs_maps_is_stack(const struct xs_maps *m, const struct xs_map *map);
+
+#endif

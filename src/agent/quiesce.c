@@ -1,0 +1,680 @@
+/*
+ * Thread rendezvous through a real-time signal (see quiesce.h).
+ *
+ * The control thread numbers each attempt (a generation) and publishes
+ * `phase` = generation << 2 | state; the futex word every parked thread
+ * sleeps on.  Each signal carries (generation, slot index) in si_value, so
+ * a signal that arrives late, after its attempt was given up, finds another
+ * phase and returns at once.
+ *
+ * Slot arrays are never freed: a late handler may still look at the array
+ * it was signalled for.  Growth is geometric, so the waste is bounded.
+ *
+ * Syscall restart.  For poll, nanosleep, epoll_wait, select, futex with a
+ * timeout, ... the kernel returns EINTR whenever a handler ran, SA_RESTART
+ * or not.  The program must not see our signal, so before signalling a
+ * thread the control thread reads /proc/self/task/TID/syscall (the syscall
+ * it is blocked in, with its arguments and user PC); when the handler then
+ * finds -EINTR right after that very `syscall` instruction with the same
+ * arguments, it rewinds the context to issue the syscall again.  A relative
+ * timeout restarts from its full length (the wait may be longer, never
+ * shorter, which these interfaces allow).
+ */
+#include "agent/quiesce.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "agent/rawsys.h"
+
+enum { PH_PARK = 1, PH_ACT = 2, PH_RELEASE = 3 };
+#define PHASE(gen, st) (((gen) << 2) | (st))
+
+struct slot {
+	/* written by the control thread before the signal (seqlock) */
+	_Atomic uint32_t seq;
+	int32_t tid;
+	long sys_nr; /* -1: not blocked in a syscall */
+	uintptr_t sys_args[6], sys_pc;
+	/* control-thread bookkeeping */
+	int gone;
+	/* written by the handler */
+	_Atomic uint32_t arrived; /* generation it parked in */
+	struct xs_qthread t;
+};
+
+struct slotset {
+	unsigned cap;
+	unsigned hsize;     /* power of two, > 2 * cap */
+	int32_t *hash;      /* tid -> slot index + 1, per generation */
+	uint32_t *hash_gen; /* generation each hash entry belongs to */
+	struct slot slots[];
+};
+
+static struct {
+	int signo;
+	pid_t pid;
+	pid_t self;
+	struct slotset *_Atomic set;
+	unsigned n;       /* slots used this generation */
+	_Atomic uint32_t phase;
+	_Atomic uint32_t narrived, nacted, waiting;
+	uint32_t gen;
+	const uintptr_t *act_fns;
+	unsigned act_n;
+	char dents[32768];
+	uint64_t t_first, pause_ns;
+	_Atomic uint64_t restarts;
+	void (*installed)(int, siginfo_t *, void *);
+} q;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the handler (async-signal-safe) ------------------------------------ */
+
+static int read_sysinfo(struct slot *s, pid_t tid, long *nr, uintptr_t args[6], uintptr_t *pc)
+{
+	uint32_t a = atomic_load_explicit(&s->seq, memory_order_acquire);
+	if (a & 1)
+		return 0;
+	int32_t t = s->tid;
+	*nr = s->sys_nr;
+	for (int i = 0; i < 6; i++)
+		args[i] = s->sys_args[i];
+	*pc = s->sys_pc;
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != a)
+		return 0;
+	return t == tid && *nr >= 0;
+}
+
+/*
+ * Syscalls that may fail with EINTR although SA_RESTART is set, and that
+ * had no effect when they did: issuing them again is what the program
+ * would have seen without our signal.  (close and connect are not here:
+ * their EINTR has side effects.)
+ */
+static int restartable(long nr)
+{
+	switch (nr) {
+	case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
+	case SYS_poll: case SYS_select: case SYS_pause: case SYS_nanosleep:
+	case SYS_accept: case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg:
+	case SYS_recvmsg: case SYS_semop: case SYS_msgsnd: case SYS_msgrcv:
+	case SYS_rt_sigtimedwait: case SYS_rt_sigsuspend: case SYS_futex:
+	case SYS_io_getevents: case SYS_semtimedop: case SYS_clock_nanosleep:
+	case SYS_epoll_wait: case SYS_mq_timedsend: case SYS_mq_timedreceive:
+	case SYS_pselect6: case SYS_ppoll: case SYS_epoll_pwait: case SYS_accept4:
+	case SYS_recvmmsg: case SYS_sendmmsg: case 441 /* epoll_pwait2 */:
+	case 449 /* futex_waitv */:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The syscall number of the `syscall` instruction ending at ip, when the
+ * instruction before it loads eax with a constant (what libc emits). */
+static long decode_nr(const uint8_t *ip)
+{
+	/* the bytes before the syscall instruction may be on another page */
+	if (((uintptr_t)(ip - 7) ^ (uintptr_t)(ip - 2)) >> 12)
+		return -1;
+	if (ip[-4] == 0x31 && ip[-3] == 0xc0) /* xor %eax,%eax */
+		return 0;
+	if (ip[-7] == 0xb8) /* mov $imm32,%eax */
+		return (long)((uint32_t)ip[-6] | (uint32_t)ip[-5] << 8 | (uint32_t)ip[-4] << 16 |
+			      (uint32_t)ip[-3] << 24);
+	return -1;
+}
+
+static void maybe_restart(struct slot *s, pid_t tid, ucontext_t *uc)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	if (g[REG_RAX] != -EINTR)
+		return;
+	const uint8_t *ip = (const uint8_t *)g[REG_RIP];
+	if (ip[-2] != 0x0f || ip[-1] != 0x05) /* syscall */
+		return;
+	long nr;
+	uintptr_t args[6], pc;
+	const greg_t regs[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+	int same = read_sysinfo(s, tid, &nr, args, &pc) && pc == (uintptr_t)ip;
+	for (int i = 0; same && i < 6; i++)
+		same = (uintptr_t)regs[i] == args[i];
+	if (!same)
+		nr = decode_nr(ip);
+	if (!restartable(nr))
+		return;
+	g[REG_RAX] = nr;
+	g[REG_RIP] -= 2;
+	atomic_fetch_add_explicit(&q.restarts, 1, memory_order_relaxed);
+}
+
+static void wait_while(const _Atomic uint32_t *word, uint32_t val)
+{
+	while (atomic_load(word) == val)
+		xs_futex_wait((const uint32_t *)word, val, NULL);
+}
+
+static void run_actions(void)
+{
+	for (unsigned i = 0; i < q.act_n; i++)
+		((void (*)(void))q.act_fns[i])();
+}
+
+static void park(struct slot *s, uint32_t gen, ucontext_t *uc)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	stack_t ss;
+	s->t.pc = (uintptr_t)g[REG_RIP];
+	s->t.sp = (uintptr_t)g[REG_RSP];
+	s->t.alt_lo = s->t.alt_hi = 0;
+	if (xs_sys2(SYS_sigaltstack, NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
+		s->t.alt_lo = (uintptr_t)ss.ss_sp;
+		s->t.alt_hi = (uintptr_t)ss.ss_sp + ss.ss_size;
+	}
+	atomic_store(&s->arrived, gen);
+	atomic_fetch_add(&q.narrived, 1);
+	if (atomic_load(&q.waiting))
+		xs_futex_wake((const uint32_t *)&q.narrived, 1);
+
+	wait_while(&q.phase, PHASE(gen, PH_PARK));
+	if (atomic_load(&q.phase) == PHASE(gen, PH_ACT)) {
+		run_actions();
+		atomic_fetch_add(&q.nacted, 1);
+		xs_futex_wake((const uint32_t *)&q.nacted, 1);
+		wait_while(&q.phase, PHASE(gen, PH_ACT));
+	}
+}
+
+static void handler(int sig, siginfo_t *si, void *ucv)
+{
+	(void)sig;
+	int saved = errno;
+	if (si->si_code != SI_QUEUE || si->si_pid != q.pid)
+		goto out;
+	uint64_t v = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
+	uint32_t gen = (uint32_t)(v >> 32), idx = (uint32_t)v;
+	struct slotset *set = atomic_load(&q.set);
+	pid_t tid = xs_raw_gettid();
+	if (!set || idx >= set->cap)
+		goto out;
+	struct slot *s = &set->slots[idx];
+	maybe_restart(s, tid, ucv);
+	if (atomic_load(&q.phase) != PHASE(gen, PH_PARK) || s->tid != tid)
+		goto out;
+	park(s, gen, ucv);
+out:
+	errno = saved;
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+int xs_quiesce_init(int signo, struct xs_err *err)
+{
+	struct sigaction old, sa;
+	if (signo < SIGRTMIN || signo > SIGRTMAX)
+		return xs_err_set(err, -EINVAL,
+				  "XSPLICE_SIGNAL=%d is not a real-time signal (%d..%d)", signo,
+				  SIGRTMIN, SIGRTMAX);
+	if (sigaction(signo, NULL, &old))
+		return xs_err_set(err, -errno, "sigaction(%d): %s", signo, strerror(errno));
+	if (old.sa_handler != SIG_DFL && old.sa_sigaction != handler)
+		return xs_err_set(err, -EBUSY,
+				  "signal %d already has a handler in this program; set "
+				  "XSPLICE_SIGNAL to a real-time signal it does not use",
+				  signo);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	/* nothing of the program may run on a parked thread */
+	sigfillset(&sa.sa_mask);
+	if (sigaction(signo, &sa, NULL))
+		return xs_err_set(err, -errno, "sigaction(%d): %s", signo, strerror(errno));
+	q.signo = signo;
+	q.pid = getpid();
+	q.installed = handler;
+	return 0;
+}
+
+int xs_quiesce_signal(void)
+{
+	return q.signo;
+}
+
+int xs_quiesce_check_handler(struct xs_err *err)
+{
+	struct sigaction cur;
+	if (!q.installed)
+		return xs_err_set(err, -ENOSYS, "the agent's signal handler is not installed");
+	if (sigaction(q.signo, NULL, &cur))
+		return xs_err_set(err, -errno, "sigaction(%d): %s", q.signo, strerror(errno));
+	if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != handler)
+		return xs_err_set(err, -EBUSY,
+				  "the program replaced the handler of signal %d that xsplice "
+				  "uses to pause threads; restart it with XSPLICE_SIGNAL set to "
+				  "a real-time signal it leaves alone",
+				  q.signo);
+	return 0;
+}
+
+static unsigned count_threads(void)
+{
+	unsigned n = 0;
+	long fd = xs_raw_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	for (;;) {
+		long len = xs_sys3(SYS_getdents64, fd, q.dents, sizeof(q.dents));
+		if (len <= 0)
+			break;
+		for (long off = 0; off < len;) {
+			struct { uint64_t ino; int64_t off; uint16_t reclen; uint8_t type; char name[]; }
+			*d = (void *)(q.dents + off);
+			if (d->name[0] != '.')
+				n++;
+			off += d->reclen;
+		}
+	}
+	xs_raw_close((int)fd);
+	return n;
+}
+
+int xs_quiesce_prepare(struct xs_err *err)
+{
+	unsigned want = count_threads() * 2 + 16;
+	struct slotset *cur = atomic_load(&q.set);
+	if (cur && cur->cap >= want)
+		return 0;
+	unsigned hsize = 64;
+	while (hsize < want * 2 + 1)
+		hsize *= 2;
+	struct slotset *set = calloc(1, sizeof(*set) + want * sizeof(struct slot));
+	int32_t *hash = calloc(hsize, sizeof(*hash));
+	uint32_t *hgen = calloc(hsize, sizeof(*hgen));
+	if (!set || !hash || !hgen) {
+		free(set), free(hash), free(hgen);
+		return xs_err_set(err, -ENOMEM, "out of memory for %u thread slots", want);
+	}
+	set->cap = want;
+	set->hsize = hsize;
+	set->hash = hash;
+	set->hash_gen = hgen;
+	/* the old set stays allocated: a late handler may still read it */
+	atomic_store(&q.set, set);
+	return 0;
+}
+
+/* ---- the window (control thread) ---------------------------------------- */
+
+static const char *parse_num(const char *p, uintptr_t *v, int *neg)
+{
+	int base = 10;
+	*v = 0;
+	*neg = 0;
+	while (*p == ' ')
+		p++;
+	if (*p == '-')
+		*neg = 1, p++;
+	if (p[0] == '0' && p[1] == 'x')
+		base = 16, p += 2;
+	const char *start = p;
+	for (;; p++) {
+		unsigned d;
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (base == 16 && *p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a' + 10);
+		else
+			break;
+		*v = *v * base + d;
+	}
+	return p == start ? NULL : p;
+}
+
+static char *task_path(char *buf, pid_t tid, const char *leaf)
+{
+	char *p = buf;
+	for (const char *s = "/proc/self/task/"; *s;)
+		*p++ = *s++;
+	p = xs_fmt_u64(p, (uint64_t)tid);
+	*p++ = '/';
+	while (*leaf)
+		*p++ = *leaf++;
+	*p = 0;
+	return buf;
+}
+
+/* What syscall (if any) `tid` is blocked in: "nr a1..a6 sp pc". */
+static void read_proc_syscall(pid_t tid, struct slot *s)
+{
+	char path[64], buf[256];
+	uintptr_t v[9];
+	int neg;
+	s->sys_nr = -1;
+	if (xs_raw_read_file(task_path(path, tid, "syscall"), buf, sizeof(buf)) <= 0)
+		return;
+	const char *p = buf;
+	for (int i = 0; i < 9; i++) {
+		p = parse_num(p, &v[i], &neg);
+		if (!p || (neg && i == 0))
+			return;
+	}
+	for (int i = 0; i < 6; i++)
+		s->sys_args[i] = v[1 + i];
+	s->sys_pc = v[8];
+	s->sys_nr = (long)v[0];
+}
+
+static void fill_slot(struct slot *s, pid_t tid)
+{
+	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+	atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	s->tid = tid;
+	read_proc_syscall(tid, s);
+	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+	s->gone = 0;
+	atomic_store(&s->arrived, 0);
+}
+
+static int send_park(pid_t tid, unsigned idx)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	si.si_signo = q.signo;
+	si.si_code = SI_QUEUE;
+	si.si_pid = q.pid;
+	si.si_uid = getuid();
+	si.si_value.sival_ptr = (void *)(uintptr_t)(((uint64_t)q.gen << 32) | idx);
+	return (int)xs_sys4(SYS_rt_tgsigqueueinfo, q.pid, tid, q.signo, &si);
+}
+
+/* 1 when tid is new this generation (and records it). */
+static int hash_add(struct slotset *set, pid_t tid)
+{
+	unsigned h = ((unsigned)tid * 2654435761u) & (set->hsize - 1);
+	for (;; h = (h + 1) & (set->hsize - 1)) {
+		if (set->hash_gen[h] != q.gen) {
+			set->hash_gen[h] = q.gen;
+			set->hash[h] = (int32_t)tid;
+			return 1;
+		}
+		if (set->hash[h] == tid)
+			return 0;
+	}
+}
+
+/* Signal every thread not seen yet.  Returns the number of new threads, or
+ * -EAGAIN (with fail) when the slots are full or a signal cannot be sent. */
+static int scan_and_signal(struct slotset *set, struct xs_qfail *fail)
+{
+	int added = 0;
+	long fd = xs_raw_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		fail->why = XS_QWHY_SIGNAL, fail->err = (int)-fd;
+		return -EAGAIN;
+	}
+	for (;;) {
+		long len = xs_sys3(SYS_getdents64, fd, q.dents, sizeof(q.dents));
+		if (len <= 0)
+			break;
+		for (long off = 0; off < len;) {
+			struct { uint64_t ino; int64_t off; uint16_t reclen; uint8_t type; char name[]; }
+			*d = (void *)(q.dents + off);
+			off += d->reclen;
+			uintptr_t tid;
+			int neg;
+			if (!parse_num(d->name, &tid, &neg) || (pid_t)tid == q.self)
+				continue;
+			if (!hash_add(set, (pid_t)tid))
+				continue;
+			if (q.n == set->cap) {
+				xs_raw_close((int)fd);
+				fail->why = XS_QWHY_GROW;
+				return -EAGAIN;
+			}
+			struct slot *s = &set->slots[q.n];
+			fill_slot(s, (pid_t)tid);
+			int r = send_park((pid_t)tid, q.n);
+			q.n++;
+			added++;
+			if (r == -ESRCH) {
+				s->gone = 1;
+			} else if (r < 0) {
+				xs_raw_close((int)fd);
+				fail->why = XS_QWHY_SIGNAL, fail->tid = (pid_t)tid, fail->err = -r;
+				return -EAGAIN;
+			}
+		}
+	}
+	xs_raw_close((int)fd);
+	return added;
+}
+
+/* Has `tid` exited (gone, or a zombie main thread after pthread_exit)? */
+static int thread_dead(pid_t tid)
+{
+	char path[64], buf[512];
+	if (xs_sys3(SYS_tgkill, q.pid, tid, 0) == -ESRCH)
+		return 1;
+	if (xs_raw_read_file(task_path(path, tid, "stat"), buf, sizeof(buf)) <= 0)
+		return 1;
+	char *rp = NULL;
+	for (char *p = buf; *p; p++)
+		if (*p == ')')
+			rp = p;
+	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+/* Count threads that must still arrive; mark exited ones gone if `check`. */
+static unsigned missing(struct slotset *set, int check, pid_t *first)
+{
+	unsigned m = 0;
+	*first = 0;
+	for (unsigned i = 0; i < q.n; i++) {
+		struct slot *s = &set->slots[i];
+		if (s->gone || atomic_load(&s->arrived) == q.gen)
+			continue;
+		if (check && thread_dead(s->tid)) {
+			s->gone = 1;
+			continue;
+		}
+		if (!*first)
+			*first = s->tid;
+		m++;
+	}
+	return m;
+}
+
+/* Wait until every signalled thread parked or died, or the deadline. */
+static int wait_arrivals(struct slotset *set, uint64_t deadline, pid_t *late)
+{
+	for (;;) {
+		unsigned seen = atomic_load(&q.narrived);
+		pid_t first;
+		unsigned gone = 0;
+		for (unsigned i = 0; i < q.n; i++)
+			gone += set->slots[i].gone;
+		if (seen + gone >= q.n && !missing(set, 0, &first))
+			return 0;
+		uint64_t t = now_ns();
+		if (t >= deadline) {
+			if (!missing(set, 1, late))
+				return 0;
+			return -EBUSY;
+		}
+		uint64_t slice = deadline - t < 1000000 ? deadline - t : 1000000;
+		struct timespec ts = {0, (long)slice};
+		atomic_store(&q.waiting, 1);
+		if (atomic_load(&q.narrived) == seen)
+			xs_futex_wait((const uint32_t *)&q.narrived, seen, &ts);
+		atomic_store(&q.waiting, 0);
+		if (atomic_load(&q.narrived) == seen)
+			missing(set, 1, &first); /* a slice passed: look for exited threads */
+	}
+}
+
+static void release(uint32_t st)
+{
+	atomic_store(&q.phase, PHASE(q.gen, st));
+	xs_futex_wake((const uint32_t *)&q.phase, 0x7fffffff);
+}
+
+int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail)
+{
+	struct slotset *set = atomic_load(&q.set);
+	memset(fail, 0, sizeof(*fail));
+	if (!timeout_ms)
+		timeout_ms = XS_QUIESCE_DEFAULT_TIMEOUT_MS;
+	if (!set) {
+		fail->why = XS_QWHY_GROW;
+		return -EAGAIN;
+	}
+	q.self = xs_raw_gettid();
+	q.gen = (q.gen + 1) & 0x3fffffff;
+	if (!q.gen)
+		q.gen = 1;
+	q.n = 0;
+	atomic_store(&q.narrived, 0);
+	atomic_store(&q.phase, PHASE(q.gen, PH_PARK));
+	q.t_first = now_ns();
+	uint64_t deadline = q.t_first + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		int added = scan_and_signal(set, fail);
+		if (added < 0)
+			break;
+		if (added == 0 && !missing(set, 0, &fail->tid))
+			return 0;
+		if (wait_arrivals(set, deadline, &fail->tid)) {
+			fail->why = XS_QWHY_TIMEOUT;
+			break;
+		}
+	}
+	fail->nthreads = q.n;
+	fail->nparked = atomic_load(&q.narrived);
+	release(PH_RELEASE);
+	return fail->why == XS_QWHY_TIMEOUT ? -EBUSY : -EAGAIN;
+}
+
+unsigned xs_quiesce_nthreads(void)
+{
+	return q.n;
+}
+
+const struct xs_qthread *xs_quiesce_thread(unsigned i)
+{
+	struct slotset *set = atomic_load(&q.set);
+	struct slot *s = &set->slots[i];
+	if (s->gone || atomic_load(&s->arrived) != q.gen)
+		return NULL;
+	s->t.tid = s->tid;
+	return &s->t;
+}
+
+void xs_quiesce_perthread(const uintptr_t *fns, unsigned n)
+{
+	if (!n)
+		return;
+	q.act_fns = fns;
+	q.act_n = n;
+	atomic_store(&q.nacted, 0);
+	unsigned parked = atomic_load(&q.narrived);
+	release(PH_ACT);
+	run_actions();
+	unsigned done;
+	while ((done = atomic_load(&q.nacted)) < parked)
+		xs_futex_wait((const uint32_t *)&q.nacted, done, NULL);
+}
+
+void xs_quiesce_end(void)
+{
+	release(PH_RELEASE);
+	q.pause_ns = now_ns() - q.t_first;
+}
+
+uint64_t xs_quiesce_last_pause_ns(void)
+{
+	return q.pause_ns;
+}
+
+uint64_t xs_quiesce_restarts(void)
+{
+	return atomic_load(&q.restarts);
+}
+
+void xs_quiesce_atfork_child(void)
+{
+	q.pid = getpid();
+	q.n = 0;
+	atomic_store(&q.phase, 0);
+	atomic_store(&q.narrived, 0);
+	atomic_store(&q.waiting, 0);
+}
+
+/* ---- diagnosis (outside the window) ------------------------------------- */
+
+void xs_thread_name(pid_t tid, char *out, size_t cap)
+{
+	char path[64], buf[64];
+	long n = xs_raw_read_file(task_path(path, tid, "comm"), buf, sizeof(buf));
+	if (n <= 0) {
+		snprintf(out, cap, "?");
+		return;
+	}
+	if (buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	snprintf(out, cap, "%s", buf);
+}
+
+/* Is signal `signo` set in the hex mask of line "Key:\t0000..." ? */
+static int mask_has(const char *status, const char *key, int signo)
+{
+	const char *p = strstr(status, key);
+	if (!p)
+		return 0;
+	p += strlen(key);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	unsigned long long m = strtoull(p, NULL, 16);
+	return signo <= 64 && ((m >> (signo - 1)) & 1);
+}
+
+void xs_quiesce_describe(pid_t tid, int signo, char *out, size_t cap)
+{
+	char path[64], status[4096], name[64];
+	xs_thread_name(tid, name, sizeof(name));
+	if (xs_raw_read_file(task_path(path, tid, "status"), status, sizeof(status)) <= 0) {
+		snprintf(out, cap, "thread %d (%s) did not stop and has exited since", tid, name);
+		return;
+	}
+	const char *st = strstr(status, "\nState:");
+	char state = st ? st[8] : '?';
+	if (mask_has(status, "\nSigBlk:", signo))
+		snprintf(out, cap, "thread %d (%s) blocks signal %d (XSPLICE_SIGNAL), so it cannot "
+			 "be paused", tid, name, signo);
+	else if (state == 'T')
+		snprintf(out, cap, "thread %d (%s) is stopped (SIGSTOP)", tid, name);
+	else if (state == 't')
+		snprintf(out, cap, "thread %d (%s) is stopped by a debugger (ptrace)", tid, name);
+	else if (state == 'D')
+		snprintf(out, cap, "thread %d (%s) is in uninterruptible sleep (state D)", tid,
+			 name);
+	else
+		snprintf(out, cap, "thread %d (%s) did not answer signal %d in time (state %c)",
+			 tid, name, signo, state);
+}

@@ -1,0 +1,83 @@
+/*
+ * Thread rendezvous: park every other thread of the process in the agent's
+ * signal handler, do some work, release them.
+ *
+ *     xs_quiesce_prepare()          outside: size the slot array
+ *     xs_quiesce_begin()            signal, park, re-scan until stable
+ *       ... xs_quiesce_nthreads() / xs_quiesce_thread(i): parked threads
+ *       ... xs_quiesce_perthread(): run actions on every thread
+ *     xs_quiesce_end()              release
+ *
+ * Between begin and end the caller is "in the window": no malloc, no stdio,
+ * no dl*, no lock a parked thread could hold.  The caller's own thread is
+ * never parked (it is the one doing the work).
+ */
+#ifndef XS_AGENT_QUIESCE_H
+#define XS_AGENT_QUIESCE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/core.h"
+
+#define XS_QUIESCE_DEFAULT_TIMEOUT_MS 30
+
+/* A parked thread as the handler recorded it (valid inside the window). */
+struct xs_qthread {
+	pid_t tid;
+	uintptr_t pc, sp;
+	/* the sigaltstack the thread was running on when signalled, else 0/0 */
+	uintptr_t alt_lo, alt_hi;
+};
+
+/* Why an attempt failed (filled by xs_quiesce_begin on -EBUSY). */
+enum xs_qwhy {
+	XS_QWHY_NONE,
+	XS_QWHY_TIMEOUT,   /* `tid` did not park within the timeout */
+	XS_QWHY_GROW,      /* more threads than slots: grow and retry at once */
+	XS_QWHY_SIGNAL,    /* tgkill failed for `tid` (errno in `err`) */
+};
+
+struct xs_qfail {
+	enum xs_qwhy why;
+	pid_t tid;
+	int err;
+	unsigned nparked, nthreads;
+};
+
+/* Install the handler for `signo`.  Refuses (-EBUSY) when the program
+ * already has a handler or ignores it. */
+int xs_quiesce_init(int signo, struct xs_err *err);
+int xs_quiesce_signal(void);
+/* Still our handler?  Else -EBUSY with a message naming XSPLICE_SIGNAL. */
+int xs_quiesce_check_handler(struct xs_err *err);
+/* Outside the window: make room for the process's threads (and growth). */
+int xs_quiesce_prepare(struct xs_err *err);
+
+/* Park every other thread.  0 when all are parked (the window is open),
+ * else -EBUSY / -EAGAIN with `fail` filled and every thread released. */
+int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail);
+unsigned xs_quiesce_nthreads(void);
+const struct xs_qthread *xs_quiesce_thread(unsigned i);
+/* In the window: run fns[0..n) once on every parked thread and on the
+ * caller's thread; returns when all have run them. */
+void xs_quiesce_perthread(const uintptr_t *fns, unsigned n);
+/* Release every parked thread. */
+void xs_quiesce_end(void);
+
+/* Nanoseconds between the first signal and the release of the last window
+ * (for measurements). */
+uint64_t xs_quiesce_last_pause_ns(void);
+/* Number of syscalls the handler restarted since init (EINTR avoided). */
+uint64_t xs_quiesce_restarts(void);
+
+/* In a forked child: forget the parent's threads. */
+void xs_quiesce_atfork_child(void);
+
+/* Describe why thread `tid` could not be parked (reads /proc; outside the
+ * window): "thread 123 (worker) blocks signal 42". */
+void xs_quiesce_describe(pid_t tid, int signo, char *out, size_t cap);
+/* The thread's name from /proc/self/task/TID/comm ("?" when gone). */
+void xs_thread_name(pid_t tid, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * The stack check of the quiesce window: is any parked thread executing in,
+ * or about to return into, code that is being switched away from?
+ *
+ * Conservative on purpose: every 8-byte word from a thread's SP (minus the
+ * 128-byte red zone) to the top of its stack mapping counts as a possible
+ * return address, and so does its PC.  A stale word makes an attempt busy
+ * (it is retried); a missed frame would crash the program.
+ */
+#ifndef XS_AGENT_STACKCHECK_H
+#define XS_AGENT_STACKCHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/maps.h"
+
+struct xs_srange {
+	uintptr_t lo, hi; /* [lo, hi) */
+	const char *what; /* the function (or payload text) named in messages */
+	const char *owner; /* payload name, NULL for the program's own code */
+};
+
+/* Outside the window: sorted, merged copy of the ranges to look up. */
+struct xs_sranges {
+	struct xs_srange *v;
+	size_t n, cap;
+};
+
+int xs_sranges_add(struct xs_sranges *s, uintptr_t lo, uintptr_t hi, const char *what,
+		   const char *owner);
+void xs_sranges_sort(struct xs_sranges *s);
+void xs_sranges_reset(struct xs_sranges *s);
+void xs_sranges_free(struct xs_sranges *s);
+
+struct xs_busy {
+	pid_t tid;
+	uintptr_t addr;  /* the PC or the stack word found in a range */
+	int at_pc;       /* 1: the thread executes there; 0: a return address */
+	const struct xs_srange *range;
+	int maps_err;    /* -ENOSPC: the maps buffer is too small */
+};
+
+/* In the window: check every parked thread (xs_quiesce_thread) against the
+ * ranges, using a fresh maps snapshot.  0 or -EBUSY (busy filled), or the
+ * maps error (-ENOSPC: grow outside the window, retry). */
+int xs_stack_check(const struct xs_sranges *r, struct xs_maps *maps, struct xs_busy *busy);
+
+#endif

@@ -1,0 +1,100 @@
+/* Writing code in place (see textpoke.h). */
+#include "agent/textpoke.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/membarrier.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "agent/rawsys.h"
+
+static struct {
+	int memfd;       /* /proc/self/mem, or -1 */
+	int procmem_ok;  /* last write through it worked */
+	int sync_core;   /* membarrier SYNC_CORE registered */
+} tp = {.memfd = -1};
+
+static void open_mem(void)
+{
+	if (tp.memfd >= 0)
+		close(tp.memfd);
+	tp.memfd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	tp.procmem_ok = tp.memfd >= 0;
+}
+
+static void register_membarrier(void)
+{
+	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	tp.sync_core = 0;
+	if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) &&
+	    !syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0))
+		tp.sync_core = 1;
+}
+
+int xs_text_init(struct xs_err *err)
+{
+	(void)err;
+	open_mem();
+	register_membarrier();
+	return 0;
+}
+
+/* /proc/self/mem is bound to the mm it was opened in: the parent's. */
+void xs_text_atfork_child(void)
+{
+	open_mem();
+	register_membarrier();
+}
+
+static int write_procmem(uintptr_t addr, const void *bytes, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		long r = xs_sys4(SYS_pwrite64, tp.memfd, (const char *)bytes + done, len - done,
+				 (long)(addr + done));
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			return r ? (int)r : -EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static int write_mprotect(uintptr_t addr, const void *bytes, size_t len, int prot)
+{
+	uintptr_t pg = addr & ~(uintptr_t)4095;
+	size_t span = ((addr + len + 4095) & ~(uintptr_t)4095) - pg;
+	long r = xs_sys3(SYS_mprotect, pg, span, PROT_READ | PROT_WRITE | PROT_EXEC);
+	if (r)
+		return (int)r;
+	volatile uint8_t *dst = (volatile uint8_t *)addr;
+	for (size_t i = 0; i < len; i++)
+		dst[i] = ((const uint8_t *)bytes)[i];
+	r = xs_sys3(SYS_mprotect, pg, span, prot ? prot : PROT_READ | PROT_EXEC);
+	return (int)r;
+}
+
+int xs_text_write(uintptr_t addr, const void *bytes, size_t len, int prot)
+{
+	if (tp.procmem_ok) {
+		int r = write_procmem(addr, bytes, len);
+		if (!r && !memcmp((const void *)addr, bytes, len))
+			return 0;
+		tp.procmem_ok = 0; /* e.g. proc_mem.force_override=never */
+	}
+	return write_mprotect(addr, bytes, len, prot);
+}
+
+void xs_text_sync(void)
+{
+	if (tp.sync_core)
+		xs_sys3(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0);
+}
+
+int xs_text_uses_procmem(void)
+{
+	return tp.procmem_ok;
+}
