@@ -522,7 +522,7 @@ static int do_unload(struct xsplice_payload *p, const struct xs_action_opts *o, 
 {
 	struct plan pl = {.act = XS_ACT_UNLOAD, .unload = p};
 	if (p->state == XS_STATE_APPLIED)
-		return xs_err_set(err, -EBUSY, "payload %s is applied: revert it before unloading",
+		return xs_err_set(err, -EINVAL, "payload %s is applied: revert it before unloading",
 				  p->name);
 	/* no thread may still run in the code (a return address from before
 	 * the revert, a stub, a hook): check in a window */
