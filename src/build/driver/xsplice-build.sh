@@ -102,7 +102,7 @@ case "$out/" in "$src"/*) die "OUTDIR must not be inside SRCDIR (the copy would 
 work="$out/work"
 logfile="$out/build.log"
 payload="$out/$name.xsplice"
-rm -rf "$work" "$payload" "$out/report.txt"
+rm -rf "$work" "$payload" "$out/report.txt" "$out/report.tsv"
 mkdir -p "$work"
 : >"$logfile"
 cleanup() { [ "$keep" = 1 ] || rm -rf "$work"; }
@@ -341,6 +341,7 @@ for o in "${changed[@]}"; do
 	esac
 done
 cat "$work/diff.err" >>"$logfile" 2>/dev/null || true
+cp "$report" "$out/report.tsv"
 
 # ---- the report ------------------------------------------------------------------------------
 print_report() {

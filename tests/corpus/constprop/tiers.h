@@ -1,0 +1,2 @@
+int tier_a(int n);
+int tier_b(int n);

@@ -1,0 +1,2 @@
+int discount(int total);
+int shipping(int total);

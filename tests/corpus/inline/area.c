@@ -1,0 +1,6 @@
+#include "util.h"
+
+int area(int side)
+{
+	return scale(side) * scale(side);
+}

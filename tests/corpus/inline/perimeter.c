@@ -1,0 +1,6 @@
+#include "util.h"
+
+int perimeter(int side)
+{
+	return 4 * scale(side);
+}

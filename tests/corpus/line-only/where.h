@@ -1,0 +1,2 @@
+const char *where(void);
+int limit(int v);

@@ -1,0 +1,1 @@
+int percent(int part);

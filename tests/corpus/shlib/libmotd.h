@@ -1,0 +1,2 @@
+const char *motd(void);
+int lucky(int n);

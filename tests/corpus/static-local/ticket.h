@@ -1,0 +1,2 @@
+int ticket(void);
+int visits(void);

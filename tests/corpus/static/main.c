@@ -1,0 +1,31 @@
+/* Line-driven test program: one request per line, one reply per line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "money.h"
+
+int main(void)
+{
+	char line[256], cmd[32], arg[200];
+	while (fgets(line, sizeof(line), stdin)) {
+		arg[0] = '\0';
+		if (sscanf(line, "%31s %199[^\n]", cmd, arg) < 1) {
+			puts("?");
+		}
+		else if (strcmp(cmd, "price") == 0) {
+			puts(price(atoi(arg)));
+		}
+		else if (strcmp(cmd, "refund") == 0) {
+			puts(refund(atoi(arg)));
+		}
+		else if (strcmp(cmd, "fee") == 0) {
+			puts(fee(atoi(arg)));
+		}
+		else {
+			puts("?");
+		}
+		fflush(stdout);
+	}
+	return 0;
+}

@@ -1,0 +1,11 @@
+#include "version.h"
+
+const char *version(void)
+{
+	return "app 1.0.0";
+}
+
+const char *banner(void)
+{
+	return "welcome";
+}

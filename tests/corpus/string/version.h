@@ -1,0 +1,2 @@
+const char *version(void);
+const char *banner(void);

@@ -1,0 +1,1 @@
+const char *status_text(int code);
