@@ -28,9 +28,9 @@ MAGIC = 0x4C505358
 OP_UPLOAD, OP_LIST = 1, 6
 
 
-def build_id(path):
+def build_id(path, section=".note.gnu.build-id"):
     out = run(["readelf", "-n", path]).stdout
-    return re.search(r"Build ID: ([0-9a-f]+)", out).group(1)
+    return re.search(rf"in: {re.escape(section)}\n.*?Build ID: ([0-9a-f]+)", out, re.S).group(1)
 
 
 def wait_for(pred, what, timeout=20.0):
@@ -304,7 +304,10 @@ def test_upload_params_and_names(start, ab):
     t.cli("upload", "t1", ab.payload["test1"], "mode=fast", "limit=3", check=0)
     p = t.cli("upload", "t1", ab.payload["test1"], check=1)  # the name is taken
     assert "t1" in p.stderr
-    assert states(t) == {"t1": "CHECKED"}
+    (entry,) = payload_list(t)
+    assert entry["name"] == "t1" and entry["state"] == "CHECKED"
+    assert entry["params"] == {"mode": "fast", "limit": "3"}
+    assert "mode=fast" in t.cli("list", check=0).stdout
 
 
 def test_ps_info_list_report_sane_data(start, ab):
@@ -328,16 +331,20 @@ def test_ps_info_list_report_sane_data(start, ab):
     assert bid in json.dumps(info_json)
 
     (entry,) = payload_list(t)
-    assert entry["name"] == "test1" and entry["state"].upper() == "APPLIED"
-    assert "test1: func_a + 1000" in json.dumps(entry)  # its metadata
+    assert entry["name"] == "test1" and entry["state"] == "APPLIED"
+    assert entry["metadata"] == {"description": "test1: func_a + 1000"}
+    assert entry["target"] == bid and entry["depends"] == bid
+    assert entry["build_id"] == build_id(ab.payload["test1"])
     text = t.cli("list", check=0).stdout
-    assert "test1" in text and "APPLIED" in text.upper()
+    assert "test1: APPLIED" in text and "description=test1: func_a + 1000" in text
 
     dump = t.cli("dump", check=0).stdout
     assert "func_a" in dump and "test1" in dump
     hist = t.cli("history", check=0).stdout
-    assert "test1" in hist
-    json.loads(t.cli("history", "--json", check=0).stdout)
+    assert re.search(r"upload\s+test1\s+done", hist) and re.search(r"apply\s+test1\s+done", hist)
+    entries = json.loads(t.cli("history", "--json", check=0).stdout)["entries"]
+    assert [(e["action"], e["name"], e["rc"]) for e in entries] == [
+        ("upload", "test1", 0), ("apply", "test1", 0)]
 
 
 def read_stderr_until(t, needle, timeout=20.0):

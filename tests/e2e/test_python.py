@@ -23,14 +23,15 @@ def test_upload_apply_list_revert_unload(start, ab):
         with open(ab.payload["test2"], "rb") as f:
             assert p.upload("test2", f.read(), params=["limit=3"])
         (one,) = [x for x in p.list() if x["name"] == "test1"]
-        assert one["state"].upper() == "CHECKED"
-        assert "mode" in str(one) and "fast" in str(one)  # parameters are listed
-        assert "test1: func_a + 1000" in str(one)  # and metadata
+        assert one["state"] == "CHECKED"
+        assert one["params"] == {"mode": "fast"}
+        assert one["metadata"] == {"description": "test1: func_a + 1000"}
+        assert p.status("test2")["params"] == {"limit": "3"}
 
         assert p.apply("test1", timeout_ms=10000, quiesce_timeout_ms=50) is True
         assert t.query("q") == "1001 201"
         assert p.apply("test1") is False  # no action needed
-        assert p.status("test1")["state"].upper() == "APPLIED"
+        assert p.status("test1")["state"] == "APPLIED"
         assert p.apply("test2") is True
         assert t.query("q") == "1001 2001"
 
@@ -44,9 +45,11 @@ def test_upload_apply_list_revert_unload(start, ab):
         assert p.list() == []
         with pytest.raises(xsplice.Error):
             p.status("test1")
-        assert isinstance(p.info(), (dict, list))
-        assert isinstance(p.history(), (dict, list))
-        assert isinstance(p.dump(), str)
+        info = p.info()
+        assert info["pid"] == t.pid and info["exe"] == str(ab.target)
+        actions = [(e["action"], e["name"]) for e in p.history()["entries"]]
+        assert actions[:3] == [("upload", "test1"), ("upload", "test2"), ("apply", "test1")]
+        assert "engine:" in p.dump()
 
 
 def test_replace_and_nodeps(start, ab):
@@ -60,7 +63,7 @@ def test_replace_and_nodeps(start, ab):
     p.revert("test3")
     p.replace("test3")
     assert t.query("q") == "3001 4001"
-    assert {x["name"]: x["state"].upper() for x in p.list()} == {
+    assert {x["name"]: x["state"] for x in p.list()} == {
         "test1": "CHECKED", "test3": "APPLIED"}
     p.close()
 

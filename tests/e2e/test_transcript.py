@@ -166,7 +166,7 @@ def payload_list(t):
 
 def states(t):
     """{name: "CHECKED" | "APPLIED"} from `xsplice list --json`."""
-    return {p["name"]: p["state"].upper() for p in payload_list(t)}
+    return {p["name"]: p["state"] for p in payload_list(t)}
 
 
 def test_transcript(start, ab):
@@ -177,6 +177,10 @@ def test_transcript(start, ab):
         assert name in out
     assert states(t) == {"test1": "CHECKED", "test2": "CHECKED", "test3": "CHECKED"}
     assert t.query("q") == UNPATCHED  # uploaded is not applied
+    # the build-id chain: test2 sits on test1, test1 and test3 on the target
+    ids = {p["name"]: p for p in payload_list(t)}
+    assert ids["test2"]["depends"] == ids["test1"]["build_id"]
+    assert ids["test1"]["depends"] == ids["test3"]["depends"] == ids["test1"]["target"]
 
     t.cli("apply", "test1", check=0)
     assert t.query("q") == "1001 201"
