@@ -165,7 +165,9 @@ int df_is_pcrel(uint32_t type);
 /* the symbol a relocation into a section really means: the section's
  * defined symbol containing the referenced offset, 0 when unsure */
 size_t df_rel_target(const struct df_obj *o, const struct df_rel *r, int64_t *sym_addend);
-/* "a.c#f" / "f" for messages */
+/* 1 when the target knows `s` by file: statics and hidden globals */
+int df_sym_scoped(const struct df_sym *s);
+/* "a.c#f" / "f" for messages and hints */
 const char *df_sym_label(const struct df_obj *o, const struct df_sym *s, char *buf, size_t len);
 int df_name_has_suffix(const char *name, const char *suffix_kind);
 /* base name of a compiler-generated name: "n.3" -> "n", "f.constprop.0" -> "f" */

@@ -160,7 +160,7 @@ static uint32_t undef(struct em *m, const char *name, unsigned bind, const char 
 /* The target's own `t` (a symbol of the original object). */
 static uint32_t target_ref(struct em *m, const struct df_sym *t)
 {
-	if (t->bind != STB_LOCAL)
+	if (!df_sym_scoped(t))
 		return undef(m, t->name, t->bind, NULL);
 	char alias[600];
 	df_sym_label(&m->c->orig, t, alias, sizeof(alias));

@@ -234,9 +234,17 @@ size_t df_rel_target(const struct df_obj *o, const struct df_rel *r, int64_t *sy
 	return t;
 }
 
+/* Local symbols are known in the target by file.  (Hidden globals become
+ * local in a linked binary too, but ld lists them after an empty STT_FILE:
+ * they are found by name.) */
+int df_sym_scoped(const struct df_sym *s)
+{
+	return s->sec && s->bind == STB_LOCAL;
+}
+
 const char *df_sym_label(const struct df_obj *o, const struct df_sym *s, char *buf, size_t len)
 {
-	if (s->bind == STB_LOCAL && s->sec && o->file && *o->file)
+	if (df_sym_scoped(s) && o->file && *o->file)
 		snprintf(buf, len, "%s#%s", o->file, s->name);
 	else
 		snprintf(buf, len, "%s", s->name);

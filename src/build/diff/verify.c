@@ -83,8 +83,10 @@ static const struct xt_sym *find(const struct xt_target *t, const struct df_obj 
 	const struct xt_sym *hit = NULL;
 	for (size_t i = 0; run && i < n; i++) {
 		const struct xt_sym *s = &run[i];
-		if (y->bind == STB_LOCAL ? !(s->file && *o->file && strcmp(s->file, o->file) == 0)
-					 : s->file != NULL)
+		int in_file = s->file && *o->file && strcmp(s->file, o->file) == 0;
+		/* a global is global in the target, or local after the empty
+		 * STT_FILE when the linker localised it (hidden visibility) */
+		if (df_sym_scoped(y) ? !in_file : s->file != NULL && *s->file)
 			continue;
 		if (hit && hit->value != s->value)
 			return NULL; /* two same-named statics in same-named files: cannot tell */
@@ -152,14 +154,25 @@ static int check_obj(const struct xt_target *t, const char *path, int *member, s
 		if (y->type != STT_FUNC || !y->sec || !y->s.st_size || o.secs[y->sec].kind != DK_TEXT)
 			continue;
 		hits[i] = find(t, &o, y);
-		if (y->bind == STB_LOCAL)
+		if (df_sym_scoped(y))
 			nl++, nl_found += hits[i] != NULL;
 		else
 			ng++, ng_found += hits[i] != NULL;
 	}
+	/* an object of data only: its variables decide */
+	for (size_t i = 1; !nl && !ng && i < o.nsyms; i++) {
+		const struct df_sym *y = &o.syms[i];
+		if (y->type != STT_OBJECT || !y->sec || !y->s.st_size || df_anon_name(y->name))
+			continue;
+		int found = find(t, &o, y) != NULL;
+		if (df_sym_scoped(y))
+			nl_found += found;
+		else
+			ng_found += found;
+	}
 	/* statics carry their file name into the target: one found decides;
 	 * an object of globals only is a member when all of them are there */
-	*member = nl ? nl_found > 0 : (ng && ng_found == ng);
+	*member = nl ? nl_found > 0 : ng ? ng_found == ng : nl_found + ng_found > 0;
 	for (size_t i = 1; *member && i < o.nsyms; i++)
 		if (hits[i])
 			compare_func(t, &o, &o.syms[i], hits[i], tl);
