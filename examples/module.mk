@@ -1,11 +1,12 @@
 # examples: the demo service (kvd), its load generator, and the demo script.
 # kvd is built the way production binaries must be built for xsplice-build:
-# one section per function and per datum, a GNU build-id, no LTO.
-XS_TARGET_CFLAGS := -O2 -g -ffunction-sections -fdata-sections -Wl,--build-id=sha1
+# through xsplice-cc (one section per function and per datum, a GNU
+# build-id, no LTO), with the service's own Makefile flags.
+KVD_SRCS := examples/demo/kvd.c examples/demo/proto.c
 
-$(B)/examples/kvd: examples/demo/kvd.c | $(B)/.deps-ok
+$(B)/examples/kvd: $(KVD_SRCS) examples/demo/proto.h $(B)/bin/xsplice-cc | $(B)/.deps-ok
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -Wall -Wextra -Werror $(XS_TARGET_CFLAGS) -pthread $< -o $@
+	$(B)/bin/xsplice-cc $(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread $(KVD_SRCS) -o $@
 $(B)/examples/kvload: examples/demo/kvload.c | $(B)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra -Werror -O2 -pthread $< -o $@

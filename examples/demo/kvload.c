@@ -4,10 +4,13 @@
  * requests were served and how many failed (dropped, malformed, wrong).
  *
  *   kvload PORT CONNECTIONS SECONDS
+ *
+ * SIGINT or SIGTERM ends the run early (the summary is still printed).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,13 @@
 static int port;
 static double seconds;
 static atomic_ulong ok, failed;
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static double now(void)
 {
@@ -55,7 +65,7 @@ static void *client(void *arg)
 	FILE *f = fd >= 0 ? fdopen(fd, "r+") : NULL;
 	char req[128], want[64];
 	double end = now() + seconds;
-	for (unsigned long i = 0; f && now() < end; i++) {
+	for (unsigned long i = 0; f && !stop && now() < end; i++) {
 		snprintf(req, sizeof(req), "SET k%ld v%lu", id, i);
 		snprintf(want, sizeof(want), "v%lu", i);
 		char get[64];
@@ -81,6 +91,9 @@ int main(int argc, char **argv)
 	int n = atoi(argv[2]);
 	seconds = atof(argv[3]);
 	pthread_t t[64];
+	struct sigaction sa = {.sa_handler = on_stop};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	if (n < 1 || n > 64)
 		n = 4;
 	for (long i = 0; i < n; i++)
