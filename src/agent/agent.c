@@ -16,6 +16,7 @@
  *    not the control thread; the atfork child handler starts a new thread
  *    on a new socket, <childpid>.sock.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -218,12 +219,35 @@ static int parse_signal(const char *s)
 	return 0;
 }
 
+static void xs_agent_start(void);
+
+/* Is sig already caught by code of this library (the engine's quiesce
+ * handler)?  The dump signal must never take it over. */
+static int handled_by_agent(int sig)
+{
+	struct sigaction cur;
+	Dl_info h, self;
+	if (sigaction(sig, NULL, &cur))
+		return 0;
+	void *fn = (cur.sa_flags & SA_SIGINFO) ? (void *)cur.sa_sigaction : (void *)cur.sa_handler;
+	if (fn == (void *)SIG_DFL || fn == (void *)SIG_IGN)
+		return 0;
+	return dladdr(fn, &h) && dladdr((void *)xs_agent_start, &self) &&
+	       h.dli_fbase == self.dli_fbase;
+}
+
 static void setup_dump_signal(void)
 {
 	const char *name = secure_getenv("XSPLICE_DUMP_SIGNAL");
 	if (!name || !name[0])
 		return;
 	int sig = parse_signal(name);
+	if (sig && handled_by_agent(sig)) {
+		xs_agent_diag("XSPLICE_DUMP_SIGNAL=%s is the agent's own quiesce signal "
+			      "(XSPLICE_SIGNAL); no dump on signal",
+			      name);
+		return;
+	}
 	if (!sig || sig == SIGKILL || sig == SIGSTOP) {
 		xs_agent_diag("XSPLICE_DUMP_SIGNAL=%s is not a signal the agent can catch; "
 		              "no dump on signal",

@@ -421,3 +421,14 @@ def test_fork_child_has_its_own_endpoint(start, ab, tmp_path):
         assert states(t) == {"test1": "APPLIED"}
     finally:
         os.kill(child, 9)
+
+
+def test_dump_signal_must_be_a_free_signal(ab, sockdir):
+    env = dict(os.environ, LD_PRELOAD=str(AGENT), XSPLICE_DIR=str(sockdir))
+    for value, why in (("RTMIN+8", "the agent's own quiesce signal"),
+                       ("NOPE", "not a signal the agent can catch"),
+                       ("KILL", "not a signal the agent can catch")):
+        env["XSPLICE_DUMP_SIGNAL"] = value
+        p = run([ab.target], input="q\n", env=env)
+        assert p.stdout == UNPATCHED + "\n"
+        assert f"XSPLICE_DUMP_SIGNAL={value} is {why}" in p.stderr, p.stderr
