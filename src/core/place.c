@@ -138,15 +138,19 @@ static int relocate_one(struct xs_place *p, unsigned ri, uint64_t k)
 	unsigned sym = (unsigned)ELF64_R_SYM(r.r_info);
 	const struct xs_sym *y = &e->syms[sym];
 	struct xs_reloc_args a = {.type = ELF64_R_TYPE(r.r_info), .A = r.r_addend};
-	uint8_t *field = xs_place_sec_stage(p, ti) + r.r_offset;
 	unsigned info = xs_arch_reloc_info(a.type);
+	uint8_t *field;
 	uintptr_t s;
 	int64_t value;
 	char b[32];
-	int rc = xs_place_symbol(p, sym, &s);
+	int rc;
 
+	if (xs_arch_reloc_width(a.type) == 0)
+		return 0; /* R_X86_64_NONE: no field, no symbol needed */
+	rc = xs_place_symbol(p, sym, &s);
 	if (rc)
 		return rc;
+	field = xs_place_sec_stage(p, ti) + r.r_offset;
 	a.S = s;
 	a.P = xs_place_sec_addr(p, ti) + r.r_offset;
 	if (info & XS_RELOC_NEEDS_GOT)

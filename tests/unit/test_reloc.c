@@ -113,6 +113,32 @@ static void r_none(void **state)
 	rt_done(&t);
 }
 
+/* R_X86_64_NONE needs no symbol value: an unresolvable one is fine */
+static void r_none_unresolved(void **state)
+{
+	struct ut_payload p;
+	struct ut_host h;
+	struct ut_placed pl;
+	struct xs_err err = {0};
+	struct xs_elf *e;
+	unsigned y;
+
+	(void)state;
+	eg_minimal(&p.g, &p.m);
+	y = eg_add_sym(&p.g, "nowhere", STB_GLOBAL, STT_NOTYPE, SHN_UNDEF, 0, 0);
+	eg_add_rel(&p.g, p.m.data, 0, y, R_X86_64_NONE, 0);
+	eg_build(&p.g, &p.o);
+	e = UT_VERIFY_OK(&p.o);
+	ut_host_init(&h, 0);
+	ut_host_add(&h, "ext_fn", BASE + 0x100000);
+	ut_host_add(&h, "counter", BASE + 0x100000);
+	assert_int_equal(ut_place(e, BASE, &h, &pl, &err), 0);
+	assert_int_equal(h.calls, 2);
+	ut_placed_free(&pl);
+	xs_elf_free(e);
+	ut_payload_free(&p);
+}
+
 static void r_64(void **state)
 {
 	struct rt t;
@@ -397,6 +423,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(r_none),
+		cmocka_unit_test(r_none_unresolved),
 		cmocka_unit_test(r_64),
 		cmocka_unit_test(r_pc32),
 		cmocka_unit_test(r_pc32_overflow),
