@@ -67,7 +67,14 @@ static int map_rx(struct xs_areas *a, uintptr_t at, const char *name)
 	if (rc)
 		return rc;
 	a->addr[XS_AREA_RX] = at;
-	void *st = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, a->memfd, 0);
+	return 0;
+}
+
+/* The writable view of the code area.  Mapped after every fixed area: the
+ * kernel may place an unhinted mapping inside the gap chosen for them. */
+static int map_stage(struct xs_areas *a)
+{
+	void *st = mmap(NULL, a->size[XS_AREA_RX], PROT_READ | PROT_WRITE, MAP_SHARED, a->memfd, 0);
 	if (st == MAP_FAILED)
 		return -errno;
 	a->stage_rx = st;
@@ -90,6 +97,8 @@ static int map_all(struct xs_areas *a, uintptr_t base, const char *name)
 			a->addr[i] = at;
 		at += a->size[i];
 	}
+	if (!rc && a->size[XS_AREA_RX])
+		rc = map_stage(a);
 	return rc;
 }
 
