@@ -32,13 +32,15 @@ static int fuzz_resolve(void *ctx, const char *name, uintptr_t *addr)
 	return 0;
 }
 
-/* Touch what the linked payload points to, so that ASan checks it. */
-static size_t walk_linked(const struct xs_linked *l)
+/* Touch what the linked payload points to (names through the staging
+ * copy), so that ASan checks it. */
+static size_t walk_linked(const struct xs_linked *l, const uint8_t *mem, uintptr_t addr)
 {
 	size_t sum = 0;
 
 	for (unsigned i = 0; i < l->nfuncs; i++)
-		sum += strlen(l->funcs[i].name) + l->funcs[i].expect_len;
+		sum += strlen((const char *)mem + ((uintptr_t)l->funcs[i].name - addr)) +
+		       l->funcs[i].expect_len;
 	for (unsigned h = 0; h < XS_HOOK_COUNT; h++)
 		for (unsigned i = 0; i < l->nhooks[h]; i++)
 			sum += l->hooks[h][i] & 1;
@@ -47,7 +49,14 @@ static size_t walk_linked(const struct xs_linked *l)
 	return sum;
 }
 
-static void place(const struct xs_elf *e, const struct xs_layout *lay, uintptr_t bias)
+/*
+ * Place on plain memory.  `addr` 0: the areas run where they are staged;
+ * otherwise they are staged in `mem` but linked for run-time address
+ * `addr` (as the agent does with a memfd), so every pointer check must
+ * translate between the two.  `bias` 0: the target is next to the areas.
+ */
+static void place(const struct xs_elf *e, const struct xs_layout *lay, uintptr_t addr,
+		  uintptr_t bias)
 {
 	struct xs_region rg[XS_AREA_COUNT];
 	struct fuzz_host fh;
@@ -61,13 +70,14 @@ static void place(const struct xs_elf *e, const struct xs_layout *lay, uintptr_t
 	if (!mem)
 		return;
 	for (int a = 0; a < XS_AREA_COUNT; a++) {
-		rg[a] = (struct xs_region){mem + off, (uintptr_t)mem + off, lay->size[a]};
+		rg[a] = (struct xs_region){mem + off, (addr ? addr : (uintptr_t)mem) + off,
+					   lay->size[a]};
 		off += lay->size[a];
 	}
-	fh.near = (uintptr_t)mem;
-	host.target_bias = bias ? bias : (uintptr_t)mem - 0x100000;
+	fh.near = rg[0].addr;
+	host.target_bias = bias ? bias : rg[0].addr - 0x100000;
 	if (xs_link_place(e, rg, &host, &l, &err) == 0) {
-		sink = walk_linked(&l);
+		sink = walk_linked(&l, mem, rg[0].addr);
 		(void)sink;
 		xs_linked_free(&l);
 	}
@@ -86,9 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)xs_elf_target_id(e);
 	(void)xs_elf_modinfo(e, &len);
 	if (xs_link_layout(e, 4096, &lay, &err) == 0 && lay.total <= FUZZ_MAX_AREAS) {
-		place(e, &lay, 0);
-		/* and once with the target far away: symref references overflow */
-		place(e, &lay, (uintptr_t)0x7f0000000000);
+		place(e, &lay, 0, 0);
+		/* linked for another address than where it is staged */
+		place(e, &lay, (uintptr_t)0x7e0000000000, 0);
+		/* and with the target far away: symref references overflow */
+		place(e, &lay, 0, (uintptr_t)0x7f0000000000);
 	}
 	xs_elf_free(e);
 	return 0;
