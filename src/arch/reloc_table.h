@@ -9,10 +9,10 @@
 #include "arch/arch.h"
 
 struct xs_reloc_desc {
-	const char *name;        /* NULL: not supported */
+	const char *name; /* NULL: not supported */
 	enum xs_reloc_kind kind;
-	uint8_t width;           /* bytes written */
-	unsigned flags;          /* XS_RELOC_* */
+	uint8_t width;  /* bytes written */
+	unsigned flags; /* XS_RELOC_* */
 };
 
 extern const struct xs_reloc_desc xs_reloc_table[];

@@ -23,9 +23,9 @@
 
 /* Bits of the per-entry relocation masks of .xsplice.funcs. */
 enum {
-	XS_FREL_NAME = 1u << 0,     /* offset 0 */
-	XS_FREL_NEW = 1u << 1,      /* offset 8 */
-	XS_FREL_OLD = 1u << 2,      /* offset 16 */
+	XS_FREL_NAME = 1u << 0, /* offset 0 */
+	XS_FREL_NEW = 1u << 1,  /* offset 8 */
+	XS_FREL_OLD = 1u << 2,  /* offset 16 */
 };
 
 struct xs_sec {
@@ -82,7 +82,7 @@ struct xs_elf {
 
 	unsigned special[XS_SP_COUNT]; /* section index, 0 when absent */
 	unsigned nfuncs;
-	struct xs_fname *fname;        /* per funcs entry, from its name relocation */
+	struct xs_fname *fname; /* per funcs entry, from its name relocation */
 	unsigned nhooks[XS_HOOK_COUNT];
 	struct xs_note target, depends, build_id;
 

@@ -69,20 +69,20 @@ int xs_layout_compute(struct xs_elf *e, struct xs_err *err)
 		s->area = area_of(&s->h);
 		/* .eh_frame gets 4 zero bytes after it: the terminator that
 		 * __register_frame walks to (a linker adds it from crtend.o) */
-		s->off = reserve(e, s->area,
-				 s->h.sh_size + (i == e->special[XS_SP_EH_FRAME] ? 4 : 0),
-				 s->h.sh_addralign);
+		s->off =
+		    reserve(e, s->area, s->h.sh_size + (i == e->special[XS_SP_EH_FRAME] ? 4 : 0),
+		            s->h.sh_addralign);
 	}
 	/* sizes are bounded by XSPLICE_MAX_ALLOC_SIZE, counts by the number of
 	 * relocations: none of this can wrap */
 	e->stub_off = reserve(e, XS_AREA_RX, (uint64_t)e->nstubs * XS_ARCH_STUB_SIZE,
-			      e->nstubs ? XS_ARCH_STUB_ALIGN : 1);
+	                      e->nstubs ? XS_ARCH_STUB_ALIGN : 1);
 	e->got_off = reserve(e, XS_AREA_R, (uint64_t)e->ngot * 8, e->ngot ? 8 : 1);
 	return index_slots(e, err);
 }
 
 int xs_link_layout(const struct xs_elf *e, size_t page_size, struct xs_layout *out,
-		   struct xs_err *err)
+                   struct xs_err *err)
 {
 	if (page_size == 0 || (page_size & (page_size - 1)))
 		return xs_err_set(err, -EINVAL, "page size %zu is not a power of two", page_size);
@@ -90,9 +90,9 @@ int xs_link_layout(const struct xs_elf *e, size_t page_size, struct xs_layout *o
 	for (int a = 0; a < XS_AREA_COUNT; a++) {
 		if (e->align[a] > page_size)
 			return xs_err_set(err, -ENOTSUP,
-					  "a section asks for alignment 0x%lx, more than the "
-					  "0x%zx-byte page",
-					  (unsigned long)e->align[a], page_size);
+			                  "a section asks for alignment 0x%lx, more than the "
+			                  "0x%zx-byte page",
+			                  (unsigned long)e->align[a], page_size);
 		out->size[a] = align_up(e->used[a], page_size);
 		out->total += out->size[a];
 	}

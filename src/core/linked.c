@@ -40,14 +40,14 @@ static int func_name(struct xs_place *p, unsigned k, uintptr_t name, struct xs_f
 
 	if (a < 0)
 		return xs_err_set(p->err, -ENOEXEC,
-				  "funcs entry %u: name pointer 0x%lx is not inside the payload", k,
-				  (unsigned long)name);
+		                  "funcs entry %u: name pointer 0x%lx is not inside the payload", k,
+		                  (unsigned long)name);
 	left = p->e->used[a] - (name - p->rg[a].addr);
 	s = p->rg[a].stage + (name - p->rg[a].addr);
 	if (!memchr(s, 0, left < XSPLICE_NAME_MAX ? left : XSPLICE_NAME_MAX))
 		return xs_err_set(p->err, -ENOEXEC,
-				  "funcs entry %u: name is not NUL-terminated within %u bytes", k,
-				  XSPLICE_NAME_MAX);
+		                  "funcs entry %u: name is not NUL-terminated within %u bytes", k,
+		                  XSPLICE_NAME_MAX);
 	f->name = (const char *)name;
 	return 0;
 }
@@ -66,20 +66,19 @@ static int read_func(struct xs_place *p, unsigned k, struct xs_func *f)
 		return rc;
 	nm = xs_func_label(e, k);
 	if ((e->sec[fi].slots[k] & XS_FREL_NEW) &&
-	    area_of_addr(p, (uintptr_t)raw.new_addr, raw.new_size ? raw.new_size : 1) !=
-		    XS_AREA_RX)
+	    area_of_addr(p, (uintptr_t)raw.new_addr, raw.new_size ? raw.new_size : 1) != XS_AREA_RX)
 		return xs_err_set(p->err, -ENOEXEC,
-				  "funcs entry %u (%s): new_addr 0x%lx + new_size 0x%x is not "
-				  "inside the payload's code",
-				  k, nm, (unsigned long)raw.new_addr, raw.new_size);
+		                  "funcs entry %u (%s): new_addr 0x%lx + new_size 0x%x is not "
+		                  "inside the payload's code",
+		                  k, nm, (unsigned long)raw.new_addr, raw.new_size);
 	if (raw.old_addr == 0)
-		return xs_err_set(p->err, -ENOEXEC,
-				  "funcs entry %u (%s): old_addr resolved to 0", k, nm);
+		return xs_err_set(p->err, -ENOEXEC, "funcs entry %u (%s): old_addr resolved to 0",
+		                  k, nm);
 	if (in_any_region(p, (uintptr_t)raw.old_addr))
 		return xs_err_set(p->err, -ENOEXEC,
-				  "funcs entry %u (%s): old_addr 0x%lx is inside the payload "
-				  "itself, not in the target",
-				  k, nm, (unsigned long)raw.old_addr);
+		                  "funcs entry %u (%s): old_addr 0x%lx is inside the payload "
+		                  "itself, not in the target",
+		                  k, nm, (unsigned long)raw.old_addr);
 	f->old_addr = (uintptr_t)raw.old_addr;
 	f->new_addr = (uintptr_t)raw.new_addr;
 	f->old_size = raw.old_size;
@@ -111,9 +110,9 @@ static int read_hooks(struct xs_place *p, struct xs_linked *out)
 			memcpy(&v, st + 8ull * k, 8);
 			if (area_of_addr(p, (uintptr_t)v, 1) != XS_AREA_RX)
 				return xs_err_set(p->err, -ENOEXEC,
-						  SEC_FMT ": hook %u points to 0x%lx, outside the "
-							  "payload's code",
-						  SEC_ARG(e, i), k, (unsigned long)v);
+				                  SEC_FMT ": hook %u points to 0x%lx, outside the "
+				                          "payload's code",
+				                  SEC_ARG(e, i), k, (unsigned long)v);
 			out->hooks[h][k] = (uintptr_t)v;
 		}
 	}

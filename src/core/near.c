@@ -15,8 +15,8 @@ struct near_best {
 
 /* Consider the free range [a, b): clip it to the reach window and the
  * address limits, and keep the placement closest to the module. */
-static void near_consider(uintptr_t a, uintptr_t b, uintptr_t mod_lo, uintptr_t mod_hi,
-			  size_t size, size_t page, struct near_best *best)
+static void near_consider(uintptr_t a, uintptr_t b, uintptr_t mod_lo, uintptr_t mod_hi, size_t size,
+                          size_t page, struct near_best *best)
 {
 	/* window: g >= mod_hi - SPAN and g + size <= mod_lo + SPAN */
 	uintptr_t wlo = mod_hi > XS_NEAR_SPAN ? mod_hi - XS_NEAR_SPAN : 0;
@@ -50,31 +50,33 @@ static void near_consider(uintptr_t a, uintptr_t b, uintptr_t mod_lo, uintptr_t 
 }
 
 static int near_args_ok(const struct xs_range *maps, size_t nmaps, uintptr_t mod_lo,
-			uintptr_t mod_hi, size_t size, size_t page, struct xs_err *err)
+                        uintptr_t mod_hi, size_t size, size_t page, struct xs_err *err)
 {
 	if (page == 0 || (page & (page - 1)))
 		return xs_err_set(err, -EINVAL, "page size %zu is not a power of two", page);
 	if (mod_lo >= mod_hi || mod_hi > XS_NEAR_MAX_ADDR)
 		return xs_err_set(err, -EINVAL, "module range [0x%lx, 0x%lx) is empty or invalid",
-				  (unsigned long)mod_lo, (unsigned long)mod_hi);
+		                  (unsigned long)mod_lo, (unsigned long)mod_hi);
 	if (size == 0 || size > XS_NEAR_SPAN || mod_hi - mod_lo > XS_NEAR_SPAN - size)
-		return xs_err_set(err, -ENOMEM,
-				  "a payload of %zu bytes cannot be placed within 2 GiB of module "
-				  "[0x%lx, 0x%lx) (the module and payload together exceed the reach)",
-				  size, (unsigned long)mod_lo, (unsigned long)mod_hi);
+		return xs_err_set(
+		    err, -ENOMEM,
+		    "a payload of %zu bytes cannot be placed within 2 GiB of module "
+		    "[0x%lx, 0x%lx) (the module and payload together exceed the reach)",
+		    size, (unsigned long)mod_lo, (unsigned long)mod_hi);
 	for (size_t i = 0; i < nmaps; i++) {
 		if (maps[i].lo > maps[i].hi)
 			return xs_err_set(err, -EINVAL, "mapping %zu [0x%lx, 0x%lx) is inverted", i,
-					  (unsigned long)maps[i].lo, (unsigned long)maps[i].hi);
+			                  (unsigned long)maps[i].lo, (unsigned long)maps[i].hi);
 		if (i > 0 && maps[i].lo < maps[i - 1].lo)
-			return xs_err_set(err, -EINVAL, "mapping %zu (0x%lx) is not sorted by address",
-					  i, (unsigned long)maps[i].lo);
+			return xs_err_set(err, -EINVAL,
+			                  "mapping %zu (0x%lx) is not sorted by address", i,
+			                  (unsigned long)maps[i].lo);
 	}
 	return 0;
 }
 
 int xs_near_find(const struct xs_range *maps, size_t nmaps, uintptr_t mod_lo, uintptr_t mod_hi,
-		 size_t size, size_t page_size, uintptr_t *addr, struct xs_err *err)
+                 size_t size, size_t page_size, uintptr_t *addr, struct xs_err *err)
 {
 	struct near_best best = {0};
 	uintptr_t cursor = 0; /* everything below is taken (or examined) */
@@ -108,8 +110,8 @@ int xs_near_find(const struct xs_range *maps, size_t nmaps, uintptr_t mod_lo, ui
 		near_consider(cursor, XS_NEAR_MAX_ADDR, mod_lo, mod_hi, size, page_size, &best);
 	if (!best.found)
 		return xs_err_set(err, -ENOMEM,
-				  "no free gap of %zu bytes within 2 GiB of module [0x%lx, 0x%lx)", size,
-				  (unsigned long)mod_lo, (unsigned long)mod_hi);
+		                  "no free gap of %zu bytes within 2 GiB of module [0x%lx, 0x%lx)",
+		                  size, (unsigned long)mod_lo, (unsigned long)mod_hi);
 	*addr = best.addr;
 	return 0;
 }

@@ -29,18 +29,16 @@ static int check_regions(const struct xs_elf *e, const struct xs_region *rg, str
 		if (e->used[a] == 0)
 			continue;
 		if (!rg[a].stage || rg[a].size < e->used[a])
-			return xs_err_set(err, -EINVAL,
-					  "%s area: %zu bytes given, the payload needs %lu",
-					  area_names[a], rg[a].stage ? rg[a].size : 0,
-					  (unsigned long)e->used[a]);
+			return xs_err_set(
+			    err, -EINVAL, "%s area: %zu bytes given, the payload needs %lu",
+			    area_names[a], rg[a].stage ? rg[a].size : 0, (unsigned long)e->used[a]);
 		if (rg[a].addr & (e->align[a] - 1))
-			return xs_err_set(err, -EINVAL,
-					  "%s area: address 0x%lx is not aligned to 0x%lx",
-					  area_names[a], (unsigned long)rg[a].addr,
-					  (unsigned long)e->align[a]);
+			return xs_err_set(
+			    err, -EINVAL, "%s area: address 0x%lx is not aligned to 0x%lx",
+			    area_names[a], (unsigned long)rg[a].addr, (unsigned long)e->align[a]);
 		if (rg[a].addr + rg[a].size < rg[a].addr)
 			return xs_err_set(err, -EINVAL, "%s area: address range wraps",
-					  area_names[a]);
+			                  area_names[a]);
 	}
 	return 0;
 }
@@ -76,9 +74,9 @@ static int resolve_undef(struct xs_place *p, unsigned k, uintptr_t *v)
 		return 0;
 	}
 	return xs_err_set(p->err, -ENOENT,
-			  "unresolved symbol '%s': not a target symbol recorded by xsplice-pack "
-			  "and not found in the process's libraries or earlier payloads",
-			  y->name);
+	                  "unresolved symbol '%s': not a target symbol recorded by xsplice-pack "
+	                  "and not found in the process's libraries or earlier payloads",
+	                  y->name);
 }
 
 int xs_place_symbol(struct xs_place *p, unsigned k, uintptr_t *v)
@@ -122,9 +120,8 @@ static int fill_got_and_stubs(struct xs_place *p)
 		rc = xs_place_symbol(p, e->stub_sym[j], &v);
 		if (rc)
 			return rc;
-		xs_arch_write_stub(p->rg[XS_AREA_RX].stage + e->stub_off +
-					   (uint64_t)j * XS_ARCH_STUB_SIZE,
-				   v);
+		xs_arch_write_stub(
+		    p->rg[XS_AREA_RX].stage + e->stub_off + (uint64_t)j * XS_ARCH_STUB_SIZE, v);
 	}
 	return 0;
 }
@@ -163,17 +160,16 @@ static int relocate_one(struct xs_place *p, unsigned ri, uint64_t k)
 		rc = xs_arch_reloc_apply(&a, field, &value);
 	}
 	if (rc == -ERANGE)
-		return xs_err_set(p->err, -ERANGE,
-				  "relocation %s against '%s' at " SEC_FMT "+0x%lx overflows: value "
-				  "0x%lx does not fit its %zu-byte field",
-				  xs_arch_reloc_name(a.type), xs_sym_label(e, sym, b),
-				  SEC_ARG(e, ti), (unsigned long)r.r_offset, (unsigned long)value,
-				  xs_arch_reloc_width(a.type));
+		return xs_err_set(
+		    p->err, -ERANGE,
+		    "relocation %s against '%s' at " SEC_FMT "+0x%lx overflows: value "
+		    "0x%lx does not fit its %zu-byte field",
+		    xs_arch_reloc_name(a.type), xs_sym_label(e, sym, b), SEC_ARG(e, ti),
+		    (unsigned long)r.r_offset, (unsigned long)value, xs_arch_reloc_width(a.type));
 	if (rc)
-		return xs_err_set(p->err, rc,
-				  "relocation %s (%u) at " SEC_FMT "+0x%lx is not supported",
-				  xs_arch_reloc_name(a.type), a.type, SEC_ARG(e, ti),
-				  (unsigned long)r.r_offset);
+		return xs_err_set(
+		    p->err, rc, "relocation %s (%u) at " SEC_FMT "+0x%lx is not supported",
+		    xs_arch_reloc_name(a.type), a.type, SEC_ARG(e, ti), (unsigned long)r.r_offset);
 	return 0;
 }
 
@@ -193,7 +189,7 @@ static int relocate_all(struct xs_place *p)
 }
 
 int xs_link_place(const struct xs_elf *e, const struct xs_region regions[XS_AREA_COUNT],
-		  const struct xs_host *host, struct xs_linked *out, struct xs_err *err)
+                  const struct xs_host *host, struct xs_linked *out, struct xs_err *err)
 {
 	struct xs_place p = {.e = e, .rg = regions, .host = host, .err = err};
 	int rc;

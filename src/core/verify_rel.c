@@ -19,55 +19,57 @@ static int check_rela_header(struct xs_elf *e, unsigned i, struct xs_err *err)
 
 	if (h->sh_entsize != sizeof(Elf64_Rela) || h->sh_size % sizeof(Elf64_Rela))
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": entry size %lu / size %lu do not match %zu-byte "
-					  "relocations",
-				  SEC_ARG(e, i), (unsigned long)h->sh_entsize,
-				  (unsigned long)h->sh_size, sizeof(Elf64_Rela));
+		                  SEC_FMT ": entry size %lu / size %lu do not match %zu-byte "
+		                          "relocations",
+		                  SEC_ARG(e, i), (unsigned long)h->sh_entsize,
+		                  (unsigned long)h->sh_size, sizeof(Elf64_Rela));
 	if (h->sh_link != e->symtab)
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": symbol table index (sh_link) %u is not the symbol "
-					  "table (section %u)",
-				  SEC_ARG(e, i), h->sh_link, e->symtab);
+		                  SEC_FMT ": symbol table index (sh_link) %u is not the symbol "
+		                          "table (section %u)",
+		                  SEC_ARG(e, i), h->sh_link, e->symtab);
 	if (h->sh_info == 0 || h->sh_info >= e->nsec || h->sh_info == i)
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": relocated section index (sh_info) %u is not a section",
-				  SEC_ARG(e, i), h->sh_info);
+		                  SEC_FMT ": relocated section index (sh_info) %u is not a section",
+		                  SEC_ARG(e, i), h->sh_info);
 	t = &e->sec[h->sh_info];
 	if (t->alloc && t->h.sh_type == SHT_NOBITS)
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": relocates " SEC_FMT ", which has no bytes (SHT_NOBITS)",
-				  SEC_ARG(e, i), SEC_ARG(e, h->sh_info));
+		                  SEC_FMT ": relocates " SEC_FMT
+		                          ", which has no bytes (SHT_NOBITS)",
+		                  SEC_ARG(e, i), SEC_ARG(e, h->sh_info));
 	return 0;
 }
 
 /* A pointer field of .xsplice.funcs or of a hook array: exactly one 64-bit
  * absolute relocation per field, none elsewhere. */
 static int mark_slot(struct xs_elf *e, unsigned ri, uint64_t k, const Elf64_Rela *r,
-		     struct xs_err *err)
+                     struct xs_err *err)
 {
 	unsigned ti = e->sec[ri].h.sh_info;
 	struct xs_sec *t = &e->sec[ti];
 	int funcs = ti == e->special[XS_SP_FUNCS];
 	uint64_t entsize = funcs ? sizeof(struct xsplice_func) : 8;
 	uint64_t field = r->r_offset % entsize, ent = r->r_offset / entsize;
-	unsigned bit = funcs ? (field == 0 ? XS_FREL_NAME : field == 8 ? XS_FREL_NEW
-						     : field == 16 ? XS_FREL_OLD : 0)
-			     : (field == 0);
+	unsigned bit = funcs ? (field == 0    ? XS_FREL_NAME
+	                        : field == 8  ? XS_FREL_NEW
+	                        : field == 16 ? XS_FREL_OLD
+	                                      : 0)
+	                     : (field == 0);
 
 	if (ELF64_R_TYPE(r->r_info) != XS_ARCH_RELOC_ABS64 || !bit)
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": relocation %lu (%s at offset 0x%lx) is not a %s of a "
-					  "pointer field of " SEC_FMT,
-				  SEC_ARG(e, ri), (unsigned long)k,
-				  xs_arch_reloc_name(ELF64_R_TYPE(r->r_info)),
-				  (unsigned long)r->r_offset,
-				  xs_arch_reloc_name(XS_ARCH_RELOC_ABS64), SEC_ARG(e, ti));
+		                  SEC_FMT ": relocation %lu (%s at offset 0x%lx) is not a %s of a "
+		                          "pointer field of " SEC_FMT,
+		                  SEC_ARG(e, ri), (unsigned long)k,
+		                  xs_arch_reloc_name(ELF64_R_TYPE(r->r_info)),
+		                  (unsigned long)r->r_offset,
+		                  xs_arch_reloc_name(XS_ARCH_RELOC_ABS64), SEC_ARG(e, ti));
 	if (t->slots[ent] & bit)
-		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": relocation %lu: offset 0x%lx of " SEC_FMT
-					  " is relocated twice",
-				  SEC_ARG(e, ri), (unsigned long)k, (unsigned long)r->r_offset,
-				  SEC_ARG(e, ti));
+		return xs_err_set(
+		    err, -ENOEXEC,
+		    SEC_FMT ": relocation %lu: offset 0x%lx of " SEC_FMT " is relocated twice",
+		    SEC_ARG(e, ri), (unsigned long)k, (unsigned long)r->r_offset, SEC_ARG(e, ti));
 	t->slots[ent] |= bit;
 	if (funcs && bit == XS_FREL_NAME)
 		e->fname[ent] = (struct xs_fname){(uint32_t)ELF64_R_SYM(r->r_info), r->r_addend};
@@ -104,36 +106,36 @@ static int check_rela(struct xs_elf *e, unsigned ri, uint64_t k, struct xs_err *
 
 	if (sym == 0)
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": relocation %lu (offset 0x%lx) uses symbol 0 "
-					  "(STN_UNDEF)",
-				  SEC_ARG(e, ri), (unsigned long)k, (unsigned long)r.r_offset);
+		                  SEC_FMT ": relocation %lu (offset 0x%lx) uses symbol 0 "
+		                          "(STN_UNDEF)",
+		                  SEC_ARG(e, ri), (unsigned long)k, (unsigned long)r.r_offset);
 	if (sym >= e->nsyms)
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": relocation %lu (offset 0x%lx): symbol index %lu is "
-					  "out of range (%u symbols)",
-				  SEC_ARG(e, ri), (unsigned long)k, (unsigned long)r.r_offset,
-				  (unsigned long)sym, e->nsyms);
+		                  SEC_FMT ": relocation %lu (offset 0x%lx): symbol index %lu is "
+		                          "out of range (%u symbols)",
+		                  SEC_ARG(e, ri), (unsigned long)k, (unsigned long)r.r_offset,
+		                  (unsigned long)sym, e->nsyms);
 	if (!info)
 		return xs_err_set(err, -ENOTSUP,
-				  SEC_FMT ": relocation %lu (offset 0x%lx, symbol '%s') has "
-					  "unsupported type %s (%u)",
-				  SEC_ARG(e, ri), (unsigned long)k, (unsigned long)r.r_offset,
-				  xs_sym_label(e, (unsigned)sym, b), xs_arch_reloc_name(type), type);
+		                  SEC_FMT ": relocation %lu (offset 0x%lx, symbol '%s') has "
+		                          "unsupported type %s (%u)",
+		                  SEC_ARG(e, ri), (unsigned long)k, (unsigned long)r.r_offset,
+		                  xs_sym_label(e, (unsigned)sym, b), xs_arch_reloc_name(type),
+		                  type);
 	if (r.r_offset > t->h.sh_size || width > t->h.sh_size - r.r_offset)
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": relocation %lu (%s) at offset 0x%lx + %zu bytes is "
-					  "outside " SEC_FMT " (size 0x%lx)",
-				  SEC_ARG(e, ri), (unsigned long)k, xs_arch_reloc_name(type),
-				  (unsigned long)r.r_offset, width, SEC_ARG(e, ti),
-				  (unsigned long)t->h.sh_size);
+		                  SEC_FMT ": relocation %lu (%s) at offset 0x%lx + %zu bytes is "
+		                          "outside " SEC_FMT " (size 0x%lx)",
+		                  SEC_ARG(e, ri), (unsigned long)k, xs_arch_reloc_name(type),
+		                  (unsigned long)r.r_offset, width, SEC_ARG(e, ti),
+		                  (unsigned long)t->h.sh_size);
 	y = &e->syms[sym];
-	if (y->s.st_shndx != SHN_UNDEF && y->s.st_shndx < e->nsec &&
-	    !e->sec[y->s.st_shndx].alloc)
+	if (y->s.st_shndx != SHN_UNDEF && y->s.st_shndx < e->nsec && !e->sec[y->s.st_shndx].alloc)
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": relocation %lu (offset 0x%lx) refers to '%s' in "
-					  "non-allocated " SEC_FMT,
-				  SEC_ARG(e, ri), (unsigned long)k, (unsigned long)r.r_offset,
-				  xs_sym_label(e, (unsigned)sym, b), SEC_ARG(e, y->s.st_shndx));
+		                  SEC_FMT ": relocation %lu (offset 0x%lx) refers to '%s' in "
+		                          "non-allocated " SEC_FMT,
+		                  SEC_ARG(e, ri), (unsigned long)k, (unsigned long)r.r_offset,
+		                  xs_sym_label(e, (unsigned)sym, b), SEC_ARG(e, y->s.st_shndx));
 	if (t->slots)
 		return mark_slot(e, ri, k, &r, err);
 	note_needs(e, ti, &r, info);

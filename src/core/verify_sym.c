@@ -16,9 +16,9 @@ static int find_symtab(struct xs_elf *e, struct xs_err *err)
 			continue;
 		if (e->symtab)
 			return xs_err_set(err, -ENOEXEC,
-					  "payload has more than one symbol table (sections %u "
-					  "and %u)",
-					  e->symtab, i);
+			                  "payload has more than one symbol table (sections %u "
+			                  "and %u)",
+			                  e->symtab, i);
 		e->symtab = i;
 	}
 	if (!e->symtab)
@@ -34,28 +34,28 @@ static int check_symtab_header(struct xs_elf *e, struct xs_err *err)
 
 	if (h->sh_entsize != sizeof(Elf64_Sym) || h->sh_size % sizeof(Elf64_Sym))
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": entry size %lu / size %lu do not match %zu-byte "
-					  "symbols",
-				  SEC_ARG(e, i), (unsigned long)h->sh_entsize,
-				  (unsigned long)h->sh_size, sizeof(Elf64_Sym));
+		                  SEC_FMT ": entry size %lu / size %lu do not match %zu-byte "
+		                          "symbols",
+		                  SEC_ARG(e, i), (unsigned long)h->sh_entsize,
+		                  (unsigned long)h->sh_size, sizeof(Elf64_Sym));
 	if (h->sh_size == 0)
 		return xs_err_set(err, -ENOEXEC, SEC_FMT ": empty symbol table", SEC_ARG(e, i));
 	if (h->sh_link == 0 || h->sh_link >= e->nsec || h->sh_link == i)
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": string table index (sh_link) %u is not a section",
-				  SEC_ARG(e, i), h->sh_link);
+		                  SEC_FMT ": string table index (sh_link) %u is not a section",
+		                  SEC_ARG(e, i), h->sh_link);
 	st = &e->sec[h->sh_link];
 	if (st->h.sh_type != SHT_STRTAB)
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": string table (sh_link) is " SEC_FMT
-					  ", of type %u, not SHT_STRTAB",
-				  SEC_ARG(e, i), SEC_ARG(e, h->sh_link), st->h.sh_type);
+		                  SEC_FMT ": string table (sh_link) is " SEC_FMT
+		                          ", of type %u, not SHT_STRTAB",
+		                  SEC_ARG(e, i), SEC_ARG(e, h->sh_link), st->h.sh_type);
 	e->nsyms = (unsigned)(h->sh_size / sizeof(Elf64_Sym));
 	if (h->sh_info > e->nsyms)
 		return xs_err_set(err, -ENOEXEC,
-				  SEC_FMT ": first global symbol (sh_info) %u is past the %u "
-					  "symbols",
-				  SEC_ARG(e, i), h->sh_info, e->nsyms);
+		                  SEC_FMT ": first global symbol (sh_info) %u is past the %u "
+		                          "symbols",
+		                  SEC_ARG(e, i), h->sh_info, e->nsyms);
 	e->strtab = (const char *)st->data;
 	e->strtab_size = st->h.sh_size;
 	return 0;
@@ -67,46 +67,45 @@ static int check_sym_name(struct xs_elf *e, unsigned k, struct xs_sym *y, struct
 
 	if (off >= e->strtab_size)
 		return xs_err_set(err, -ENOEXEC,
-				  "symbol %u: name offset 0x%lx is outside the string table "
-				  "(size 0x%zx)",
-				  k, (unsigned long)off, e->strtab_size);
+		                  "symbol %u: name offset 0x%lx is outside the string table "
+		                  "(size 0x%zx)",
+		                  k, (unsigned long)off, e->strtab_size);
 	if (!memchr(e->strtab + off, 0, e->strtab_size - off))
 		return xs_err_set(err, -ENOEXEC,
-				  "symbol %u: name at offset 0x%lx is not NUL-terminated inside "
-				  "the string table",
-				  k, (unsigned long)off);
+		                  "symbol %u: name at offset 0x%lx is not NUL-terminated inside "
+		                  "the string table",
+		                  k, (unsigned long)off);
 	y->name = e->strtab + off;
 	return 0;
 }
 
-static int check_sym_kind(struct xs_elf *e, unsigned k, const struct xs_sym *y,
-			  struct xs_err *err)
+static int check_sym_kind(struct xs_elf *e, unsigned k, const struct xs_sym *y, struct xs_err *err)
 {
 	unsigned bind = ELF64_ST_BIND(y->s.st_info), type = ELF64_ST_TYPE(y->s.st_info);
 	char b[32];
 
 	if (bind != STB_LOCAL && bind != STB_GLOBAL && bind != STB_WEAK)
 		return xs_err_set(err, -ENOTSUP,
-				  "symbol %u ('%s'): binding %u is not supported (local, global "
-				  "or weak only)",
-				  k, xs_sym_label(e, k, b), bind);
+		                  "symbol %u ('%s'): binding %u is not supported (local, global "
+		                  "or weak only)",
+		                  k, xs_sym_label(e, k, b), bind);
 	if (type == STT_TLS)
 		return xs_err_set(err, -ENOTSUP,
-				  "symbol %u ('%s'): thread-local symbols are not supported", k,
-				  xs_sym_label(e, k, b));
+		                  "symbol %u ('%s'): thread-local symbols are not supported", k,
+		                  xs_sym_label(e, k, b));
 	if (type == STT_GNU_IFUNC)
 		return xs_err_set(err, -ENOTSUP,
-				  "symbol %u ('%s'): indirect functions (STT_GNU_IFUNC) are not "
-				  "supported",
-				  k, xs_sym_label(e, k, b));
+		                  "symbol %u ('%s'): indirect functions (STT_GNU_IFUNC) are not "
+		                  "supported",
+		                  k, xs_sym_label(e, k, b));
 	if (type > STT_FILE)
 		return xs_err_set(err, -ENOTSUP, "symbol %u ('%s'): type %u is not supported", k,
-				  xs_sym_label(e, k, b), type);
+		                  xs_sym_label(e, k, b), type);
 	return 0;
 }
 
 static int check_sym_section(struct xs_elf *e, unsigned k, const struct xs_sym *y,
-			     struct xs_err *err)
+                             struct xs_err *err)
 {
 	unsigned shndx = y->s.st_shndx;
 	const struct xs_sec *s;
@@ -114,36 +113,37 @@ static int check_sym_section(struct xs_elf *e, unsigned k, const struct xs_sym *
 
 	if (shndx == SHN_UNDEF) {
 		if (k && (ELF64_ST_BIND(y->s.st_info) == STB_LOCAL ||
-			  ELF64_ST_TYPE(y->s.st_info) == STT_SECTION))
+		          ELF64_ST_TYPE(y->s.st_info) == STT_SECTION))
 			return xs_err_set(err, -ENOEXEC,
-					  "symbol %u ('%s'): local or section symbol is undefined",
-					  k, xs_sym_label(e, k, b));
+			                  "symbol %u ('%s'): local or section symbol is undefined",
+			                  k, xs_sym_label(e, k, b));
 		return 0;
 	}
 	if (shndx == SHN_ABS)
 		return 0;
 	if (shndx == SHN_COMMON)
 		return xs_err_set(err, -ENOTSUP,
-				  "symbol %u ('%s') is a common symbol (SHN_COMMON): compile the "
-				  "payload with -fno-common",
-				  k, xs_sym_label(e, k, b));
+		                  "symbol %u ('%s') is a common symbol (SHN_COMMON): compile the "
+		                  "payload with -fno-common",
+		                  k, xs_sym_label(e, k, b));
 	if (shndx >= SHN_LORESERVE)
 		return xs_err_set(err, -ENOTSUP,
-				  "symbol %u ('%s'): special section index 0x%x is not supported", k,
-				  xs_sym_label(e, k, b), shndx);
+		                  "symbol %u ('%s'): special section index 0x%x is not supported",
+		                  k, xs_sym_label(e, k, b), shndx);
 	if (shndx >= e->nsec)
-		return xs_err_set(err, -ENOEXEC,
-				  "symbol %u ('%s'): section index %u is out of range (%u sections)",
-				  k, xs_sym_label(e, k, b), shndx, e->nsec);
+		return xs_err_set(
+		    err, -ENOEXEC,
+		    "symbol %u ('%s'): section index %u is out of range (%u sections)", k,
+		    xs_sym_label(e, k, b), shndx, e->nsec);
 	s = &e->sec[shndx];
-	if (s->alloc && (y->s.st_value > s->h.sh_size ||
-			 y->s.st_size > s->h.sh_size - y->s.st_value))
+	if (s->alloc &&
+	    (y->s.st_value > s->h.sh_size || y->s.st_size > s->h.sh_size - y->s.st_value))
 		return xs_err_set(err, -ENOEXEC,
-				  "symbol %u ('%s'): value 0x%lx + size 0x%lx is outside " SEC_FMT
-				  " (size 0x%lx)",
-				  k, xs_sym_label(e, k, b), (unsigned long)y->s.st_value,
-				  (unsigned long)y->s.st_size, SEC_ARG(e, shndx),
-				  (unsigned long)s->h.sh_size);
+		                  "symbol %u ('%s'): value 0x%lx + size 0x%lx is outside " SEC_FMT
+		                  " (size 0x%lx)",
+		                  k, xs_sym_label(e, k, b), (unsigned long)y->s.st_value,
+		                  (unsigned long)y->s.st_size, SEC_ARG(e, shndx),
+		                  (unsigned long)s->h.sh_size);
 	return 0;
 }
 
@@ -160,26 +160,25 @@ static int check_symrefs(struct xs_elf *e, struct xs_err *err)
 		memcpy(&r, e->sec[i].data + k * sizeof(r), sizeof(r));
 		if (r.symidx == 0 || r.symidx >= e->nsyms)
 			return xs_err_set(err, -ENOEXEC,
-					  SEC_FMT ": entry %lu: symbol index %u is out of range "
-						  "(1..%u)",
-					  SEC_ARG(e, i), (unsigned long)k, r.symidx, e->nsyms - 1);
+			                  SEC_FMT ": entry %lu: symbol index %u is out of range "
+			                          "(1..%u)",
+			                  SEC_ARG(e, i), (unsigned long)k, r.symidx, e->nsyms - 1);
 		y = &e->syms[r.symidx];
 		if (r.flags)
-			return xs_err_set(err, -ENOEXEC,
-					  SEC_FMT ": entry %lu ('%s'): flags 0x%x are not 0",
-					  SEC_ARG(e, i), (unsigned long)k,
-					  xs_sym_label(e, r.symidx, b), r.flags);
+			return xs_err_set(
+			    err, -ENOEXEC, SEC_FMT ": entry %lu ('%s'): flags 0x%x are not 0",
+			    SEC_ARG(e, i), (unsigned long)k, xs_sym_label(e, r.symidx, b), r.flags);
 		if (y->s.st_shndx != SHN_UNDEF)
 			return xs_err_set(err, -ENOEXEC,
-					  SEC_FMT ": entry %lu names symbol %u ('%s'), which is "
-						  "defined in the payload, not undefined",
-					  SEC_ARG(e, i), (unsigned long)k, r.symidx,
-					  xs_sym_label(e, r.symidx, b));
+			                  SEC_FMT ": entry %lu names symbol %u ('%s'), which is "
+			                          "defined in the payload, not undefined",
+			                  SEC_ARG(e, i), (unsigned long)k, r.symidx,
+			                  xs_sym_label(e, r.symidx, b));
 		if (y->has_ref)
 			return xs_err_set(err, -ENOEXEC,
-					  SEC_FMT ": entry %lu: symbol %u ('%s') has two entries",
-					  SEC_ARG(e, i), (unsigned long)k, r.symidx,
-					  xs_sym_label(e, r.symidx, b));
+			                  SEC_FMT ": entry %lu: symbol %u ('%s') has two entries",
+			                  SEC_ARG(e, i), (unsigned long)k, r.symidx,
+			                  xs_sym_label(e, r.symidx, b));
 		y->has_ref = 1;
 		y->ref_off = r.offset;
 	}

@@ -56,7 +56,7 @@ static size_t walk_linked(const struct xs_linked *l, const uint8_t *mem, uintptr
  * translate between the two.  `bias` 0: the target is next to the areas.
  */
 static void place(const struct xs_elf *e, const struct xs_layout *lay, uintptr_t addr,
-		  uintptr_t bias)
+                  uintptr_t bias)
 {
 	struct xs_region rg[XS_AREA_COUNT];
 	struct fuzz_host fh;
@@ -71,7 +71,7 @@ static void place(const struct xs_elf *e, const struct xs_layout *lay, uintptr_t
 		return;
 	for (int a = 0; a < XS_AREA_COUNT; a++) {
 		rg[a] = (struct xs_region){mem + off, (addr ? addr : (uintptr_t)mem) + off,
-					   lay->size[a]};
+		                           lay->size[a]};
 		off += lay->size[a];
 	}
 	fh.near = rg[0].addr;

@@ -37,8 +37,10 @@ static void seed_rich(const char *dir)
 	unsigned s;
 
 	eg_minimal(&g, &m);
-	eg_add_sec(&g, XSPLICE_SEC_DEPENDS, SHT_NOTE, 0, 4, note, eg_note(note, "dependsonthis", 13));
-	eg_add_sec(&g, XSPLICE_SEC_BUILD_ID, SHT_NOTE, SHF_ALLOC, 4, note, eg_note(note, "own-id", 6));
+	eg_add_sec(&g, XSPLICE_SEC_DEPENDS, SHT_NOTE, 0, 4, note,
+	           eg_note(note, "dependsonthis", 13));
+	eg_add_sec(&g, XSPLICE_SEC_BUILD_ID, SHT_NOTE, SHF_ALLOC, 4, note,
+	           eg_note(note, "own-id", 6));
 	eg_add_sec(&g, XSPLICE_SEC_MODINFO, SHT_PROGBITS, SHF_ALLOC, 1, info, sizeof(info) - 1);
 	s = eg_add_sec(&g, ".eh_frame", SHT_X86_64_UNWIND, SHF_ALLOC, 8, eh, sizeof(eh));
 	eg_add_rel(&g, s, 8, m.sym_text, R_X86_64_PC32, 0);
@@ -51,10 +53,10 @@ static void seed_rich(const char *dir)
 /* one relocation of each supported type into a .data.t section */
 static void seed_relocs(const char *dir)
 {
-	static const uint32_t types[] = {R_X86_64_NONE,     R_X86_64_64,       R_X86_64_PC32,
-					 R_X86_64_PLT32,    R_X86_64_32,       R_X86_64_32S,
-					 R_X86_64_PC64,     R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX,
-					 R_X86_64_REX_GOTPCRELX};
+	static const uint32_t types[] = {
+	    R_X86_64_NONE,      R_X86_64_64,           R_X86_64_PC32, R_X86_64_PLT32,
+	    R_X86_64_32,        R_X86_64_32S,          R_X86_64_PC64, R_X86_64_GOTPCREL,
+	    R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX};
 	struct eg g;
 	struct eg_min m;
 	uint8_t zero[8 * 10] = {0};

@@ -35,14 +35,13 @@ void eg_set_data(struct eg *g, unsigned i, const void *data, size_t size)
 		s->data = calloc(1, size + 1);
 		assert(s->data);
 		if (data)
-			memcpy(s->data, data,
-			       data == old && old_size < size ? old_size : size);
+			memcpy(s->data, data, data == old && old_size < size ? old_size : size);
 	}
 	free(old);
 }
 
-unsigned eg_add_sec(struct eg *g, const char *name, uint32_t type, uint64_t flags,
-		    uint64_t align, const void *data, size_t size)
+unsigned eg_add_sec(struct eg *g, const char *name, uint32_t type, uint64_t flags, uint64_t align,
+                    const void *data, size_t size)
 {
 	struct eg_sec *s;
 
@@ -58,7 +57,7 @@ unsigned eg_add_sec(struct eg *g, const char *name, uint32_t type, uint64_t flag
 }
 
 unsigned eg_add_sym(struct eg *g, const char *name, int bind, int type, unsigned shndx,
-		    uint64_t value, uint64_t size)
+                    uint64_t value, uint64_t size)
 {
 	struct eg_sym *y;
 
@@ -73,7 +72,7 @@ unsigned eg_add_sym(struct eg *g, const char *name, int bind, int type, unsigned
 }
 
 unsigned eg_add_rel(struct eg *g, unsigned sec, uint64_t off, unsigned sym, uint32_t type,
-		    int64_t addend)
+                    int64_t addend)
 {
 	assert(g->nrel < EG_MAX_RELS);
 	g->rel[g->nrel] = (struct eg_rel){sec, off, sym, type, addend};
@@ -141,8 +140,8 @@ static unsigned rel_count(const struct eg *g, unsigned sec)
 	return n;
 }
 
-static void build_relas(const struct eg *g, struct eg_out *o, struct blob *b,
-			Elf64_Shdr *sh, struct strtab *shstr, unsigned *n)
+static void build_relas(const struct eg *g, struct eg_out *o, struct blob *b, Elf64_Shdr *sh,
+                        struct strtab *shstr, unsigned *n)
 {
 	for (unsigned i = 1; i < g->nsec; i++) {
 		unsigned cnt = rel_count(g, i), j = 0;
@@ -156,24 +155,24 @@ static void build_relas(const struct eg *g, struct eg_out *o, struct blob *b,
 		for (unsigned k = 0; k < g->nrel; k++)
 			if (g->rel[k].sec == i)
 				r[j++] = (Elf64_Rela){g->rel[k].off,
-						      ELF64_R_INFO(g->rel[k].sym, g->rel[k].type),
-						      g->rel[k].addend};
+				                      ELF64_R_INFO(g->rel[k].sym, g->rel[k].type),
+				                      g->rel[k].addend};
 		snprintf(name, sizeof(name), ".rela%s", g->sec[i].name);
 		sh[*n] = (Elf64_Shdr){.sh_name = str_add(shstr, name),
-				      .sh_type = SHT_RELA,
-				      .sh_flags = SHF_INFO_LINK,
-				      .sh_offset = blob_put(b, r, cnt * sizeof(*r), 8),
-				      .sh_size = cnt * sizeof(*r),
-				      .sh_info = i,
-				      .sh_addralign = 8,
-				      .sh_entsize = sizeof(*r)};
+		                      .sh_type = SHT_RELA,
+		                      .sh_flags = SHF_INFO_LINK,
+		                      .sh_offset = blob_put(b, r, cnt * sizeof(*r), 8),
+		                      .sh_size = cnt * sizeof(*r),
+		                      .sh_info = i,
+		                      .sh_addralign = 8,
+		                      .sh_entsize = sizeof(*r)};
 		o->rela_of[i] = (*n)++;
 		free(r);
 	}
 }
 
 static void build_symtab(const struct eg *g, struct eg_out *o, struct blob *b, Elf64_Shdr *sh,
-			 struct strtab *shstr, unsigned *n)
+                         struct strtab *shstr, unsigned *n)
 {
 	struct strtab *str = calloc(1, sizeof(*str));
 	Elf64_Sym *y = calloc(g->nsym, sizeof(*y));
@@ -183,29 +182,29 @@ static void build_symtab(const struct eg *g, struct eg_out *o, struct blob *b, E
 	str_add(str, "");
 	for (unsigned k = 1; k < g->nsym; k++) {
 		y[k] = (Elf64_Sym){.st_name = g->sym[k].name[0] ? str_add(str, g->sym[k].name) : 0,
-				   .st_info = g->sym[k].info,
-				   .st_shndx = g->sym[k].shndx,
-				   .st_value = g->sym[k].value,
-				   .st_size = g->sym[k].size};
+		                   .st_info = g->sym[k].info,
+		                   .st_shndx = g->sym[k].shndx,
+		                   .st_value = g->sym[k].value,
+		                   .st_size = g->sym[k].size};
 		if (ELF64_ST_BIND(g->sym[k].info) != STB_LOCAL && first_global == g->nsym)
 			first_global = k;
 	}
 	o->symtab = *n;
 	o->strtab = *n + 1;
 	sh[*n] = (Elf64_Shdr){.sh_name = str_add(shstr, ".symtab"),
-			      .sh_type = SHT_SYMTAB,
-			      .sh_offset = blob_put(b, y, g->nsym * sizeof(*y), 8),
-			      .sh_size = g->nsym * sizeof(*y),
-			      .sh_link = o->strtab,
-			      .sh_info = first_global,
-			      .sh_addralign = 8,
-			      .sh_entsize = sizeof(*y)};
+	                      .sh_type = SHT_SYMTAB,
+	                      .sh_offset = blob_put(b, y, g->nsym * sizeof(*y), 8),
+	                      .sh_size = g->nsym * sizeof(*y),
+	                      .sh_link = o->strtab,
+	                      .sh_info = first_global,
+	                      .sh_addralign = 8,
+	                      .sh_entsize = sizeof(*y)};
 	(*n)++;
 	sh[*n] = (Elf64_Shdr){.sh_name = str_add(shstr, ".strtab"),
-			      .sh_type = SHT_STRTAB,
-			      .sh_offset = blob_put(b, str->buf, str->len, 1),
-			      .sh_size = str->len,
-			      .sh_addralign = 1};
+	                      .sh_type = SHT_STRTAB,
+	                      .sh_offset = blob_put(b, str->buf, str->len, 1),
+	                      .sh_size = str->len,
+	                      .sh_addralign = 1};
 	(*n)++;
 	free(str);
 	free(y);
@@ -227,16 +226,16 @@ void eg_build(const struct eg *g, struct eg_out *o)
 		const struct eg_sec *s = &g->sec[i];
 
 		sh[i] = (Elf64_Shdr){.sh_name = str_add(shstr, s->name),
-				     .sh_type = s->type,
-				     .sh_flags = s->flags,
-				     .sh_size = s->size,
-				     .sh_link = s->link,
-				     .sh_info = s->info,
-				     .sh_addralign = s->align,
-				     .sh_entsize = s->entsize};
+		                     .sh_type = s->type,
+		                     .sh_flags = s->flags,
+		                     .sh_size = s->size,
+		                     .sh_link = s->link,
+		                     .sh_info = s->info,
+		                     .sh_addralign = s->align,
+		                     .sh_entsize = s->entsize};
 		sh[i].sh_offset = s->type == SHT_NOBITS
-					  ? b.len
-					  : blob_put(&b, s->data, s->size, s->align ? s->align : 1);
+		                      ? b.len
+		                      : blob_put(&b, s->data, s->size, s->align ? s->align : 1);
 	}
 	build_relas(g, o, &b, sh, shstr, &n);
 	build_symtab(g, o, &b, sh, shstr, &n);
@@ -245,10 +244,10 @@ void eg_build(const struct eg *g, struct eg_out *o)
 			sh[o->rela_of[i]].sh_link = o->symtab;
 	o->shstrtab = n;
 	sh[n] = (Elf64_Shdr){.sh_name = str_add(shstr, ".shstrtab"),
-			     .sh_type = SHT_STRTAB,
-			     .sh_offset = blob_put(&b, shstr->buf, shstr->len, 1),
-			     .sh_size = shstr->len,
-			     .sh_addralign = 1};
+	                     .sh_type = SHT_STRTAB,
+	                     .sh_offset = blob_put(&b, shstr->buf, shstr->len, 1),
+	                     .sh_size = shstr->len,
+	                     .sh_addralign = 1};
 	n++;
 	o->shoff = blob_put(&b, sh, n * sizeof(sh[0]), 8);
 	o->nsec = n;
@@ -323,8 +322,8 @@ size_t eg_note(uint8_t *buf, const void *desc, uint32_t len)
  *  14: c3                     ret
  */
 static const uint8_t new_fn_code[EG_NEW_FN_SIZE] = {
-	0x53, 0xe8, 0, 0, 0, 0, 0x89, 0xc3, 0x48, 0x8b, 0x05,
-	0,    0,    0, 0, 0x03, 0x18, 0x89, 0xd8, 0x5b, 0xc3,
+    0x53, 0xe8, 0, 0, 0,    0,    0x89, 0xc3, 0x48, 0x8b, 0x05,
+    0,    0,    0, 0, 0x03, 0x18, 0x89, 0xd8, 0x5b, 0xc3,
 };
 
 void eg_minimal(struct eg *g, struct eg_min *m)
@@ -336,15 +335,15 @@ void eg_minimal(struct eg *g, struct eg_min *m)
 
 	eg_init(g);
 	m->text = eg_add_sec(g, ".text", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, 16, new_fn_code,
-			     sizeof(new_fn_code));
+	                     sizeof(new_fn_code));
 	m->rodata = eg_add_sec(g, ".rodata.str", SHT_PROGBITS, SHF_ALLOC | SHF_MERGE | SHF_STRINGS,
-			       1, "old_fn", 7);
+	                       1, "old_fn", 7);
 	m->data = eg_add_sec(g, ".data", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, zero, 16);
 	m->bss = eg_add_sec(g, ".bss", SHT_NOBITS, SHF_ALLOC | SHF_WRITE, 16, NULL, 16);
-	m->funcs = eg_add_sec(g, XSPLICE_SEC_FUNCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, &f,
-			      sizeof(f));
-	m->target = eg_add_sec(g, XSPLICE_SEC_TARGET, SHT_NOTE, 0, 4, note,
-			       eg_note(note, id, sizeof(id)));
+	m->funcs =
+	    eg_add_sec(g, XSPLICE_SEC_FUNCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, &f, sizeof(f));
+	m->target =
+	    eg_add_sec(g, XSPLICE_SEC_TARGET, SHT_NOTE, 0, 4, note, eg_note(note, id, sizeof(id)));
 
 	m->sym_text = eg_add_sym(g, "", STB_LOCAL, STT_SECTION, m->text, 0, 0);
 	m->sym_rodata = eg_add_sym(g, "", STB_LOCAL, STT_SECTION, m->rodata, 0, 0);

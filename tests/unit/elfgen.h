@@ -68,12 +68,12 @@ struct eg_out {
 
 void eg_init(struct eg *g);
 void eg_free(struct eg *g);
-unsigned eg_add_sec(struct eg *g, const char *name, uint32_t type, uint64_t flags,
-		    uint64_t align, const void *data, size_t size);
+unsigned eg_add_sec(struct eg *g, const char *name, uint32_t type, uint64_t flags, uint64_t align,
+                    const void *data, size_t size);
 unsigned eg_add_sym(struct eg *g, const char *name, int bind, int type, unsigned shndx,
-		    uint64_t value, uint64_t size);
+                    uint64_t value, uint64_t size);
 unsigned eg_add_rel(struct eg *g, unsigned sec, uint64_t off, unsigned sym, uint32_t type,
-		    int64_t addend);
+                    int64_t addend);
 /* replace a section's bytes (size too) */
 void eg_set_data(struct eg *g, unsigned sec, const void *data, size_t size);
 /* section index by name, 0 when absent */

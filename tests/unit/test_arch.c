@@ -40,7 +40,7 @@ static void jump_reach_limits(void **state)
 	assert_int_equal(xs_arch_encode_jump(from, from + 5 + INT32_MAX, b), 0);
 	assert_int_equal(rel_of(b), INT32_MAX);
 	assert_int_equal(xs_arch_encode_jump(from, from + 5 + (uintptr_t)INT32_MAX + 1, b),
-			 -ERANGE);
+	                 -ERANGE);
 	assert_int_equal(xs_arch_encode_jump(from, from + 5 - 0x80000000ull, b), 0);
 	assert_int_equal(rel_of(b), INT32_MIN);
 	memset(b, 0x5a, sizeof(b));
@@ -67,15 +67,15 @@ static void endbr(void **state)
 static size_t nop_len(const uint8_t *p, size_t left)
 {
 	static const uint8_t forms[9][9] = {
-		{0x90},
-		{0x66, 0x90},
-		{0x0f, 0x1f, 0x00},
-		{0x0f, 0x1f, 0x40, 0x00},
-		{0x0f, 0x1f, 0x44, 0x00, 0x00},
-		{0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00},
-		{0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00},
-		{0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
-		{0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
+	    {0x90},
+	    {0x66, 0x90},
+	    {0x0f, 0x1f, 0x00},
+	    {0x0f, 0x1f, 0x40, 0x00},
+	    {0x0f, 0x1f, 0x44, 0x00, 0x00},
+	    {0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00},
+	    {0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00},
+	    {0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
+	    {0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
 	};
 
 	for (size_t n = 9; n >= 1; n--)
@@ -123,11 +123,11 @@ static void stub_encoding(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(jump_forward_and_back),
-		cmocka_unit_test(jump_reach_limits),
-		cmocka_unit_test(endbr),
-		cmocka_unit_test(nops_decode),
-		cmocka_unit_test(stub_encoding),
+	    cmocka_unit_test(jump_forward_and_back),
+	    cmocka_unit_test(jump_reach_limits),
+	    cmocka_unit_test(endbr),
+	    cmocka_unit_test(nops_decode),
+	    cmocka_unit_test(stub_encoding),
 	};
 
 	return cmocka_run_group_tests_name("arch: x86-64 encoding", tests, NULL, NULL);

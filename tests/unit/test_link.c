@@ -30,7 +30,7 @@ static void host_std(struct ut_host *h)
 
 /* build, verify, place at BASE; asserts each step succeeds */
 static void link_ok(struct ut_payload *p, struct xs_elf **e, struct ut_host *h,
-		    struct ut_placed *pl)
+                    struct ut_placed *pl)
 {
 	struct xs_err err = {0};
 	int rc;
@@ -133,7 +133,7 @@ static void layout_alignment_above_page(void **state)
 	assert_int_equal(xs_link_layout(e, 4096, &lay, &err), 0);
 	assert_int_equal(xs_link_layout(e, 1024, &lay, &err), -ENOTSUP);
 	assert_string_equal(err.msg,
-			    "a section asks for alignment 0x1000, more than the 0x400-byte page");
+	                    "a section asks for alignment 0x1000, more than the 0x400-byte page");
 	xs_elf_free(e);
 	ut_payload_free(&p);
 }
@@ -353,7 +353,8 @@ static void func_name_outside_payload(void **state)
 	abs = eg_add_sym(&p.g, "somewhere", STB_GLOBAL, STT_OBJECT, SHN_ABS, 0x1000, 0);
 	p.g.rel[0].sym = abs;
 	host_std(&h);
-	link_refused(&p, &h, -ENOEXEC, "funcs entry 0: name pointer 0x1000 is not inside the payload");
+	link_refused(&p, &h, -ENOEXEC,
+	             "funcs entry 0: name pointer 0x1000 is not inside the payload");
 	ut_payload_free(&p);
 }
 
@@ -368,7 +369,8 @@ static void func_name_unterminated(void **state)
 	eg_minimal(&p.g, &p.m);
 	eg_set_data(&p.g, p.m.rodata, s, sizeof(s));
 	host_std(&h);
-	link_refused(&p, &h, -ENOEXEC, "funcs entry 0: name is not NUL-terminated within 128 bytes");
+	link_refused(&p, &h, -ENOEXEC,
+	             "funcs entry 0: name is not NUL-terminated within 128 bytes");
 	ut_payload_free(&p);
 }
 
@@ -383,7 +385,8 @@ static void func_name_runs_off_area(void **state)
 	eg_set_data(&p.g, p.m.rodata, "abc", 3);
 	p.g.nrel--; /* no GOT: .rodata.str is all of R */
 	host_std(&h);
-	link_refused(&p, &h, -ENOEXEC, "funcs entry 0: name is not NUL-terminated within 128 bytes");
+	link_refused(&p, &h, -ENOEXEC,
+	             "funcs entry 0: name is not NUL-terminated within 128 bytes");
 	ut_payload_free(&p);
 }
 
@@ -398,9 +401,10 @@ static void func_new_addr_not_code(void **state)
 	d = eg_add_sym(&p.g, "data_obj", STB_GLOBAL, STT_OBJECT, p.m.data, 0, 8);
 	p.g.rel[1].sym = d;
 	host_std(&h);
-	link_refused(&p, &h, -ENOEXEC,
-		     "funcs entry 0 (old_fn): new_addr 0x10002000 + new_size 0x15 is not inside the "
-		     "payload's code");
+	link_refused(
+	    &p, &h, -ENOEXEC,
+	    "funcs entry 0 (old_fn): new_addr 0x10002000 + new_size 0x15 is not inside the "
+	    "payload's code");
 	ut_payload_free(&p);
 }
 
@@ -441,8 +445,8 @@ static void func_old_addr_in_payload(void **state)
 	p.g.rel[2].sym = p.m.sym_new;
 	host_std(&h);
 	link_refused(&p, &h, -ENOEXEC,
-		     "funcs entry 0 (old_fn): old_addr 0x10000000 is inside the payload itself, "
-		     "not in the target");
+	             "funcs entry 0 (old_fn): old_addr 0x10000000 is inside the payload itself, "
+	             "not in the target");
 	ut_payload_free(&p);
 }
 
@@ -511,8 +515,8 @@ static void hook_outside_code(void **state)
 	eg_add_hook(&p.g, XSPLICE_SEC_HOOK_POSTREVERT, d);
 	host_std(&h);
 	link_refused(&p, &h, -ENOEXEC,
-		     "section 8 (.xsplice.hooks.postrevert): hook 0 points to 0x10002000, outside "
-		     "the payload's code");
+	             "section 8 (.xsplice.hooks.postrevert): hook 0 points to 0x10002000, outside "
+	             "the payload's code");
 	ut_payload_free(&p);
 }
 
@@ -636,7 +640,7 @@ static uintptr_t run_at(uintptr_t want)
 	e = UT_VERIFY_OK(&p.o);
 	assert_int_equal(xs_link_layout(e, 4096, &lay, &err), 0);
 	mem = mmap((void *)want, lay.total, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	assert_true(mem == (uint8_t *)want);
 	for (int a = 0; a < XS_AREA_COUNT; a++) {
 		rg[a] = (struct xs_region){mem + off, (uintptr_t)mem + off, lay.size[a]};
@@ -647,7 +651,8 @@ static uintptr_t run_at(uintptr_t want)
 	ut_host_add(&h, "counter", (uintptr_t)&counter);
 	if (xs_link_place(e, rg, &h.h, &l, &err))
 		fail_msg("place: %s", err.msg);
-	assert_int_equal(mprotect(rg[XS_AREA_RX].stage, rg[XS_AREA_RX].size, PROT_READ | PROT_EXEC), 0);
+	assert_int_equal(mprotect(rg[XS_AREA_RX].stage, rg[XS_AREA_RX].size, PROT_READ | PROT_EXEC),
+	                 0);
 	assert_int_equal(mprotect(rg[XS_AREA_R].stage, rg[XS_AREA_R].size, PROT_READ), 0);
 	fn = (int (*)(void))l.funcs[0].new_addr;
 	counter = 100;
@@ -673,7 +678,8 @@ static void runs_near_with_direct_call(void **state)
 	int n = maps_read(maps, 4096);
 
 	(void)state;
-	assert_int_equal(xs_near_find(maps, (size_t)n, lo, lo + 4096, 3 * 4096, 4096, &at, &err), 0);
+	assert_int_equal(xs_near_find(maps, (size_t)n, lo, lo + 4096, 3 * 4096, 4096, &at, &err),
+	                 0);
 	target = run_at(at);
 	assert_int_equal(target, (uintptr_t)&ext_fn); /* in reach: no stub */
 }
@@ -690,33 +696,33 @@ static void runs_far_through_stub(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(layout_minimal),
-		cmocka_unit_test(layout_big_sections_span_pages),
-		cmocka_unit_test(layout_alignment_above_page),
-		cmocka_unit_test(layout_sections_to_areas),
-		cmocka_unit_test(layout_empty_area),
-		cmocka_unit_test(place_fills_got_stub_and_tables),
-		cmocka_unit_test(place_nobits_zeroed),
-		cmocka_unit_test(place_unresolved),
-		cmocka_unit_test(place_no_resolver),
-		cmocka_unit_test(place_weak_unresolved_is_zero),
-		cmocka_unit_test(place_symref_wins),
-		cmocka_unit_test(place_region_too_small),
-		cmocka_unit_test(func_name_outside_payload),
-		cmocka_unit_test(func_name_unterminated),
-		cmocka_unit_test(func_name_runs_off_area),
-		cmocka_unit_test(func_new_addr_not_code),
-		cmocka_unit_test(func_new_size_past_code),
-		cmocka_unit_test(func_old_addr_zero),
-		cmocka_unit_test(func_old_addr_in_payload),
-		cmocka_unit_test(nop_entry_linked),
-		cmocka_unit_test(hooks_linked),
-		cmocka_unit_test(hook_outside_code),
-		cmocka_unit_test(symbols_exported),
-		cmocka_unit_test(eh_frame_placed),
-		cmocka_unit_test(debug_relocs_not_applied),
-		cmocka_unit_test(runs_near_with_direct_call),
-		cmocka_unit_test(runs_far_through_stub),
+	    cmocka_unit_test(layout_minimal),
+	    cmocka_unit_test(layout_big_sections_span_pages),
+	    cmocka_unit_test(layout_alignment_above_page),
+	    cmocka_unit_test(layout_sections_to_areas),
+	    cmocka_unit_test(layout_empty_area),
+	    cmocka_unit_test(place_fills_got_stub_and_tables),
+	    cmocka_unit_test(place_nobits_zeroed),
+	    cmocka_unit_test(place_unresolved),
+	    cmocka_unit_test(place_no_resolver),
+	    cmocka_unit_test(place_weak_unresolved_is_zero),
+	    cmocka_unit_test(place_symref_wins),
+	    cmocka_unit_test(place_region_too_small),
+	    cmocka_unit_test(func_name_outside_payload),
+	    cmocka_unit_test(func_name_unterminated),
+	    cmocka_unit_test(func_name_runs_off_area),
+	    cmocka_unit_test(func_new_addr_not_code),
+	    cmocka_unit_test(func_new_size_past_code),
+	    cmocka_unit_test(func_old_addr_zero),
+	    cmocka_unit_test(func_old_addr_in_payload),
+	    cmocka_unit_test(nop_entry_linked),
+	    cmocka_unit_test(hooks_linked),
+	    cmocka_unit_test(hook_outside_code),
+	    cmocka_unit_test(symbols_exported),
+	    cmocka_unit_test(eh_frame_placed),
+	    cmocka_unit_test(debug_relocs_not_applied),
+	    cmocka_unit_test(runs_near_with_direct_call),
+	    cmocka_unit_test(runs_far_through_stub),
 	};
 
 	return cmocka_run_group_tests_name("link: layout and placement", tests, NULL, NULL);

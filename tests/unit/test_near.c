@@ -9,8 +9,8 @@
 #include "ut.h"
 
 #define PG 4096u
-#define M_LO ((uintptr_t)0x400000000)  /* 16 GiB */
-#define M_HI ((uintptr_t)0x400100000)  /* a 1 MiB module */
+#define M_LO ((uintptr_t)0x400000000) /* 16 GiB */
+#define M_HI ((uintptr_t)0x400100000) /* a 1 MiB module */
 #define SPAN ((uintptr_t)XS_NEAR_SPAN)
 
 static int find(const struct xs_range *m, size_t n, size_t size, uintptr_t *at)
@@ -49,9 +49,9 @@ static void closest_gap_wins(void **state)
 {
 	/* free: 1 MiB below the module starting 64 KiB under it; 8 KiB right above */
 	struct xs_range m[] = {{0x10000, M_LO - 0x110000},
-			       {M_LO - 0x10000, M_LO},
-			       {M_LO, M_HI},
-			       {M_HI + 0x2000, M_HI + 0x100000}};
+	                       {M_LO - 0x10000, M_LO},
+	                       {M_LO, M_HI},
+	                       {M_HI + 0x2000, M_HI + 0x100000}};
 	uintptr_t at = 0;
 
 	(void)state;
@@ -80,7 +80,7 @@ static void none_available(void **state)
 	(void)state;
 	assert_int_equal(xs_near_find(m, 2, M_LO, M_HI, PG, PG, &at, &err), -ENOMEM);
 	assert_string_equal(err.msg, "no free gap of 4096 bytes within 2 GiB of module "
-				     "[0x400000000, 0x400100000)");
+	                             "[0x400000000, 0x400100000)");
 	assert_int_equal(at, 0x1234); /* untouched */
 }
 
@@ -150,13 +150,11 @@ static void address_limits(void **state)
 		struct xs_range m[] = {{0x7ffff0000000, 0x7ffffffe0000}};
 
 		/* one free page above the module: enough for one page, not two */
-		assert_int_equal(xs_near_find(m, 1, 0x7ffffffe0000, 0x7fffffffe000, PG, PG, &at,
-					      &err),
-				 0);
+		assert_int_equal(
+		    xs_near_find(m, 1, 0x7ffffffe0000, 0x7fffffffe000, PG, PG, &at, &err), 0);
 		assert_int_equal(at, 0x7fffffffe000);
-		assert_int_equal(xs_near_find(m, 1, 0x7ffffffe0000, 0x7fffffffe000, 2 * PG, PG, &at,
-					      &err),
-				 0);
+		assert_int_equal(
+		    xs_near_find(m, 1, 0x7ffffffe0000, 0x7fffffffe000, 2 * PG, PG, &at, &err), 0);
 		assert_int_equal(at, 0x7ffff0000000 - 2 * PG);
 	}
 }
@@ -164,7 +162,8 @@ static void address_limits(void **state)
 static void page_rounding_and_overlaps(void **state)
 {
 	/* overlapping and unaligned maps; size rounded up to a page */
-	struct xs_range m[] = {{0x10000, M_LO - 0x3001}, {M_LO - 0x5000, M_LO - 0x2fff}, {M_LO, M_HI}};
+	struct xs_range m[] = {
+	    {0x10000, M_LO - 0x3001}, {M_LO - 0x5000, M_LO - 0x2fff}, {M_LO, M_HI}};
 	uintptr_t at = 0;
 
 	(void)state;
@@ -198,17 +197,12 @@ static void bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(gap_just_below),
-		cmocka_unit_test(gap_above_when_below_full),
-		cmocka_unit_test(closest_gap_wins),
-		cmocka_unit_test(tie_prefers_below),
-		cmocka_unit_test(none_available),
-		cmocka_unit_test(exact_boundary_above),
-		cmocka_unit_test(exact_boundary_below),
-		cmocka_unit_test(module_too_big),
-		cmocka_unit_test(address_limits),
-		cmocka_unit_test(page_rounding_and_overlaps),
-		cmocka_unit_test(bad_arguments),
+	    cmocka_unit_test(gap_just_below),       cmocka_unit_test(gap_above_when_below_full),
+	    cmocka_unit_test(closest_gap_wins),     cmocka_unit_test(tie_prefers_below),
+	    cmocka_unit_test(none_available),       cmocka_unit_test(exact_boundary_above),
+	    cmocka_unit_test(exact_boundary_below), cmocka_unit_test(module_too_big),
+	    cmocka_unit_test(address_limits),       cmocka_unit_test(page_rounding_and_overlaps),
+	    cmocka_unit_test(bad_arguments),
 	};
 
 	return cmocka_run_group_tests_name("near placement", tests, NULL, NULL);

@@ -44,9 +44,9 @@ static void rt_run(struct rt *t, uint32_t type, uintptr_t S, int64_t A, int code
 	memset(fill, 0x11, sizeof(fill));
 	eg_minimal(&t->p.g, &t->p.m);
 	t->sec = code ? eg_add_sec(&t->p.g, ".text.t", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, 16,
-				   call, 16)
-		      : eg_add_sec(&t->p.g, ".data.t", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 16, fill,
-				   16);
+	                           call, 16)
+	              : eg_add_sec(&t->p.g, ".data.t", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 16,
+	                           fill, 16);
 	eg_add_sym(&t->p.g, "slot", STB_GLOBAL, STT_OBJECT, t->sec, FIELD_OFF, 8);
 	x = eg_add_sym(&t->p.g, "x", STB_GLOBAL, STT_NOTYPE, SHN_UNDEF, 0, 0);
 	eg_add_rel(&t->p.g, t->sec, FIELD_OFF, x, type, A);
@@ -178,7 +178,7 @@ static void r_pc32_overflow(void **state)
 	/* .data.t is at BASE + 0x2070 in RW; the field at +4 */
 	rt_run(&t, R_X86_64_PC32, BASE + 0x2074 + 0x80000000ull, 0, 0, 0);
 	rt_overflow(&t, "relocation R_X86_64_PC32 against 'x' at section 8 (.data.t)+0x4 "
-			"overflows: value 0x80000000 does not fit its 4-byte field");
+	                "overflows: value 0x80000000 does not fit its 4-byte field");
 	rt_done(&t);
 	rt_run(&t, R_X86_64_PC32, BASE + 0x2074 + 0x7fffffffull, 0, 0, 0); /* the last that fits */
 	assert_int_equal(t.rc, 0);
@@ -210,7 +210,7 @@ static void r_pc32_far_target_symbol(void **state)
 	rt_run(&t, R_X86_64_PC32, FAR, -4, 1, 1);
 	assert_int_equal(t.pl.lay.nstubs, 1);
 	rt_overflow(&t, "relocation R_X86_64_PC32 against 'x' at section 8 (.text.t)+0x4 "
-			"overflows");
+	                "overflows");
 	rt_done(&t);
 }
 
@@ -226,7 +226,7 @@ static void r_plt32(void **state)
 	rt_run(&t, R_X86_64_PLT32, FAR + 0x40, -4, 0, 0); /* far, even in data: stub */
 	assert_int_equal(t.rc, 0);
 	assert_int_equal(xs_arch_stub_target(ut_stage_of(&t.pl, t.P + 4 + (int32_t)rd32(t.field))),
-			 FAR + 0x40);
+	                 FAR + 0x40);
 	rt_done(&t);
 }
 
@@ -237,7 +237,7 @@ static void r_plt32_overflow(void **state)
 	(void)state;
 	rt_run(&t, R_X86_64_PLT32, FAR, -4, 1, 1);
 	rt_overflow(&t, "relocation R_X86_64_PLT32 against 'x' at section 8 (.text.t)+0x4 "
-			"overflows: value 0x7fefefffffd8 does not fit its 4-byte field");
+	                "overflows: value 0x7fefefffffd8 does not fit its 4-byte field");
 	rt_done(&t);
 }
 
@@ -253,7 +253,7 @@ static void r_32(void **state)
 	rt_done(&t);
 	rt_run(&t, R_X86_64_32, 0xfffffff0, 0x10, 0, 0);
 	rt_overflow(&t, "relocation R_X86_64_32 against 'x' at section 8 (.data.t)+0x4 overflows: "
-			"value 0x100000000 does not fit its 4-byte field");
+	                "value 0x100000000 does not fit its 4-byte field");
 	rt_done(&t);
 	rt_run(&t, R_X86_64_32, 0, -1, 0, 0); /* negative does not zero-extend */
 	rt_overflow(&t, "value 0xffffffffffffffff does not fit");
@@ -275,7 +275,7 @@ static void r_32s(void **state)
 	rt_done(&t);
 	rt_run(&t, R_X86_64_32S, 0x80000000, 0, 0, 0);
 	rt_overflow(&t, "relocation R_X86_64_32S against 'x' at section 8 (.data.t)+0x4 overflows: "
-			"value 0x80000000");
+	                "value 0x80000000");
 	rt_done(&t);
 	rt_run(&t, R_X86_64_32S, (uintptr_t)-0x80000001ll, 0, 0, 0);
 	rt_overflow(&t, "value 0xffffffff7fffffff does not fit");
@@ -307,7 +307,7 @@ static void got_type(uint32_t type)
 	assert_int_equal(t.pl.lay.ngot, 2); /* counter and x */
 	slot = t.P + 4 + (int32_t)rd32(t.field);
 	assert_true(slot >= t.pl.rg[XS_AREA_R].addr &&
-		    slot < t.pl.rg[XS_AREA_R].addr + t.pl.rg[XS_AREA_R].size);
+	            slot < t.pl.rg[XS_AREA_R].addr + t.pl.rg[XS_AREA_R].size);
 	assert_int_equal(rd64(ut_stage_of(&t.pl, slot)), FAR + 0x99);
 	rt_done(&t);
 }
@@ -344,7 +344,7 @@ static void r_gotpcrel_overflow(void **state)
 	rg[XS_AREA_R].addr += 4ull << 30;
 	assert_int_equal(xs_link_place(t.e, rg, &t.h.h, &l, &t.err), -ERANGE);
 	assert_non_null(strstr(t.err.msg, "relocation R_X86_64_REX_GOTPCRELX against 'counter' at "
-					  "section 1 (.text)+0xb overflows"));
+	                                  "section 1 (.text)+0xb overflows"));
 	rt_done(&t);
 }
 
@@ -363,13 +363,13 @@ static void got_and_stubs_per_symbol(void **state)
 	eg_minimal(&p.g, &p.m);
 	s = eg_add_sec(&p.g, ".text.more", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, 16, code, 32);
 	y = eg_add_sym(&p.g, "y", STB_GLOBAL, STT_NOTYPE, SHN_UNDEF, 0, 0);
-	eg_add_rel(&p.g, s, 1, p.m.sym_ext, R_X86_64_PLT32, -4);   /* same stub as .text */
-	eg_add_rel(&p.g, s, 6, y, R_X86_64_PC32, -4);              /* call: a stub */
-	eg_add_rel(&p.g, s, 11, y, R_X86_64_PC32, -4);             /* lea: not a branch */
-	eg_add_rel(&p.g, s, 16, p.m.sym_new, R_X86_64_PLT32, -4);  /* defined: no stub */
-	eg_add_rel(&p.g, s, 20, p.m.sym_old, R_X86_64_PLT32, -4);  /* target: no stub */
+	eg_add_rel(&p.g, s, 1, p.m.sym_ext, R_X86_64_PLT32, -4);         /* same stub as .text */
+	eg_add_rel(&p.g, s, 6, y, R_X86_64_PC32, -4);                    /* call: a stub */
+	eg_add_rel(&p.g, s, 11, y, R_X86_64_PC32, -4);                   /* lea: not a branch */
+	eg_add_rel(&p.g, s, 16, p.m.sym_new, R_X86_64_PLT32, -4);        /* defined: no stub */
+	eg_add_rel(&p.g, s, 20, p.m.sym_old, R_X86_64_PLT32, -4);        /* target: no stub */
 	eg_add_rel(&p.g, s, 24, p.m.sym_counter, R_X86_64_GOTPCREL, -4); /* same GOT slot */
-	eg_add_rel(&p.g, s, 28, y, R_X86_64_GOTPCRELX, -4);       /* a second slot */
+	eg_add_rel(&p.g, s, 28, y, R_X86_64_GOTPCRELX, -4);              /* a second slot */
 	eg_build(&p.g, &p.o);
 	e = UT_VERIFY_OK(&p.o);
 	assert_int_equal(xs_link_layout(e, 4096, &lay, &err), 0);
@@ -398,7 +398,7 @@ static void arch_table(void **state)
 	assert_string_equal(xs_arch_reloc_name(9999), "unknown");
 	assert_int_equal(xs_arch_reloc_info(R_X86_64_PLT32), XS_RELOC_KNOWN | XS_RELOC_MAY_STUB);
 	assert_int_equal(xs_arch_reloc_info(R_X86_64_GOTPCRELX),
-			 XS_RELOC_KNOWN | XS_RELOC_NEEDS_GOT);
+	                 XS_RELOC_KNOWN | XS_RELOC_NEEDS_GOT);
 	assert_int_equal(xs_arch_reloc_info(R_X86_64_64), XS_RELOC_KNOWN);
 	assert_int_equal(xs_arch_reloc_info(R_X86_64_TPOFF32), 0);
 	assert_int_equal(xs_arch_reloc_apply(&a, f, &v), -ENOTSUP);
@@ -422,25 +422,25 @@ static void arch_is_branch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(r_none),
-		cmocka_unit_test(r_none_unresolved),
-		cmocka_unit_test(r_64),
-		cmocka_unit_test(r_pc32),
-		cmocka_unit_test(r_pc32_overflow),
-		cmocka_unit_test(r_pc32_far_call_via_stub),
-		cmocka_unit_test(r_pc32_far_target_symbol),
-		cmocka_unit_test(r_plt32),
-		cmocka_unit_test(r_plt32_overflow),
-		cmocka_unit_test(r_32),
-		cmocka_unit_test(r_32s),
-		cmocka_unit_test(r_pc64),
-		cmocka_unit_test(r_gotpcrel),
-		cmocka_unit_test(r_gotpcrelx),
-		cmocka_unit_test(r_rex_gotpcrelx),
-		cmocka_unit_test(r_gotpcrel_overflow),
-		cmocka_unit_test(got_and_stubs_per_symbol),
-		cmocka_unit_test(arch_table),
-		cmocka_unit_test(arch_is_branch),
+	    cmocka_unit_test(r_none),
+	    cmocka_unit_test(r_none_unresolved),
+	    cmocka_unit_test(r_64),
+	    cmocka_unit_test(r_pc32),
+	    cmocka_unit_test(r_pc32_overflow),
+	    cmocka_unit_test(r_pc32_far_call_via_stub),
+	    cmocka_unit_test(r_pc32_far_target_symbol),
+	    cmocka_unit_test(r_plt32),
+	    cmocka_unit_test(r_plt32_overflow),
+	    cmocka_unit_test(r_32),
+	    cmocka_unit_test(r_32s),
+	    cmocka_unit_test(r_pc64),
+	    cmocka_unit_test(r_gotpcrel),
+	    cmocka_unit_test(r_gotpcrelx),
+	    cmocka_unit_test(r_rex_gotpcrelx),
+	    cmocka_unit_test(r_gotpcrel_overflow),
+	    cmocka_unit_test(got_and_stubs_per_symbol),
+	    cmocka_unit_test(arch_table),
+	    cmocka_unit_test(arch_is_branch),
 	};
 
 	return cmocka_run_group_tests_name("relocations", tests, NULL, NULL);

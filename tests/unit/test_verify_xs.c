@@ -26,7 +26,7 @@
 	}
 
 static void set_note(struct ut_payload *p, unsigned sec, uint32_t namesz, const char *owner,
-		     uint32_t type, uint32_t descsz, size_t size)
+                     uint32_t type, uint32_t descsz, size_t size)
 {
 	uint8_t buf[128] = {0};
 	Elf64_Nhdr n = {namesz, descsz, type};
@@ -48,8 +48,8 @@ static void target_absent(void **state)
 	strcpy(p.g.sec[p.m.target].name, ".note.other");
 	eg_build(&p.g, &p.o);
 	UT_REFUSED(p.o.buf, p.o.len, -ENOEXEC,
-		   "payload has no .xsplice.target note: pack it for its target with "
-		   "xsplice-pack -t TARGET");
+	           "payload has no .xsplice.target note: pack it for its target with "
+	           "xsplice-pack -t TARGET");
 	ut_payload_free(&p);
 }
 
@@ -86,7 +86,7 @@ static void notes_accepted(void **state)
 	eg_minimal(&p.g, &p.m);
 	eg_add_sec(&p.g, XSPLICE_SEC_DEPENDS, SHT_NOTE, 0, 4, note, eg_note(note, dep, 20));
 	eg_add_sec(&p.g, XSPLICE_SEC_BUILD_ID, SHT_NOTE, SHF_ALLOC, 4, note,
-		   eg_note(note, own, 64));
+	           eg_note(note, own, 64));
 	p.g.sec[p.m.target].type = SHT_PROGBITS; /* as objcopy --add-section makes it */
 	eg_build(&p.g, &p.o);
 	e = UT_VERIFY_OK(&p.o);
@@ -109,7 +109,7 @@ static void depends_malformed(void **state)
 	((Elf64_Nhdr *)p.g.sec[p.g.nsec - 1].data)->n_type = 4;
 	eg_build(&p.g, &p.o);
 	UT_REFUSED(p.o.buf, p.o.len, -ENOEXEC,
-		   "section 8 (.xsplice.depends): note type 4 is not NT_GNU_BUILD_ID (3)");
+	           "section 8 (.xsplice.depends): note type 4 is not NT_GNU_BUILD_ID (3)");
 	ut_payload_free(&p);
 }
 
@@ -123,8 +123,8 @@ static void build_id_malformed(void **state)
 	eg_add_sec(&p.g, XSPLICE_SEC_BUILD_ID, SHT_NOTE, 0, 4, note, eg_note(note, "ab", 2) - 4);
 	eg_build(&p.g, &p.o);
 	UT_REFUSED(p.o.buf, p.o.len, -ENOEXEC,
-		   "section 8 (.note.gnu.build-id): section is 16 bytes but one note with a "
-		   "2-byte build-id is 20");
+	           "section 8 (.note.gnu.build-id): section is 16 bytes but one note with a "
+	           "2-byte build-id is 20");
 	ut_payload_free(&p);
 }
 
@@ -140,7 +140,7 @@ static void duplicate_special(void **state)
 	eg_add_sec(&p.g, XSPLICE_SEC_TARGET, SHT_NOTE, 0, 4, note, eg_note(note, "ab", 2));
 	eg_build(&p.g, &p.o);
 	UT_REFUSED(p.o.buf, p.o.len, -ENOEXEC,
-		   "section 8 (.xsplice.target): duplicate section, already section 6");
+	           "section 8 (.xsplice.target): duplicate section, already section 6");
 	ut_payload_free(&p);
 }
 
@@ -154,7 +154,7 @@ static void duplicate_funcs(void **state)
 	eg_add_sec(&p.g, XSPLICE_SEC_FUNCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, &f, sizeof(f));
 	eg_build(&p.g, &p.o);
 	UT_REFUSED(p.o.buf, p.o.len, -ENOEXEC,
-		   "section 8 (.xsplice.funcs): duplicate section, already section 5");
+	           "section 8 (.xsplice.funcs): duplicate section, already section 5");
 	ut_payload_free(&p);
 }
 
@@ -167,7 +167,7 @@ static void unknown_xsplice_section(void **state)
 	eg_add_hook(&p.g, ".xsplice.hooks.laod", p.m.sym_new);
 	eg_build(&p.g, &p.o);
 	UT_REFUSED(p.o.buf, p.o.len, -ENOEXEC,
-		   "section 8 (.xsplice.hooks.laod): unknown xsplice section name (typo?)");
+	           "section 8 (.xsplice.hooks.laod): unknown xsplice section name (typo?)");
 	ut_payload_free(&p);
 }
 
@@ -189,7 +189,7 @@ static void funcs_too_many(void **state)
 	eg_set_data(&p.g, p.m.funcs, NULL, n * sizeof(struct xsplice_func));
 	eg_build(&p.g, &p.o);
 	UT_REFUSED(p.o.buf, p.o.len, -E2BIG,
-		   "section 5 (.xsplice.funcs): 65537 entries, more than the limit of 65536");
+	           "section 5 (.xsplice.funcs): 65537 entries, more than the limit of 65536");
 	ut_payload_free(&p);
 }
 
@@ -230,8 +230,9 @@ G_TEST(func_nop_size0, (p.g.rel[1].sec = p.m.data, f->new_size = 0), -ENOEXEC,
 G_TEST(func_nop_size32, (p.g.rel[1].sec = p.m.data, f->new_size = 32), -ENOEXEC,
        "a NOP patch needs new_size 1..31 (bytes to NOP), got 32")
 G_TEST(func_nop_raw_addr, (p.g.rel[1].sec = p.m.data, f->new_size = 5, f->new_addr = 0x1000),
-       -ENOEXEC, "funcs entry 0 (old_fn): new_addr 0x1000 without a relocation (a NOP patch "
-		 "has new_addr 0)")
+       -ENOEXEC,
+       "funcs entry 0 (old_fn): new_addr 0x1000 without a relocation (a NOP patch "
+       "has new_addr 0)")
 
 static void func_nop_accepted(void **state)
 {
@@ -276,13 +277,13 @@ static void hook_slot_unrelocated(void **state)
 	(void)state;
 	eg_minimal(&p.g, &p.m);
 	s = eg_add_sec(&p.g, XSPLICE_SEC_HOOK_PREAPPLY, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8,
-		       zero, 24);
+	               zero, 24);
 	eg_add_rel(&p.g, s, 0, p.m.sym_new, R_X86_64_64, 0);
 	eg_add_rel(&p.g, s, 16, p.m.sym_new, R_X86_64_64, 0);
 	eg_build(&p.g, &p.o);
 	UT_REFUSED(p.o.buf, p.o.len, -ENOEXEC,
-		   "section 8 (.xsplice.hooks.preapply): slot 1 (offset 0x8) has no R_X86_64_64 "
-		   "relocation");
+	           "section 8 (.xsplice.hooks.preapply): slot 1 (offset 0x8) has no R_X86_64_64 "
+	           "relocation");
 	ut_payload_free(&p);
 }
 
@@ -296,8 +297,8 @@ static void hook_size(void **state)
 	eg_add_sec(&p.g, XSPLICE_SEC_HOOK_UNLOAD, SHT_PROGBITS, SHF_ALLOC, 4, zero, 12);
 	eg_build(&p.g, &p.o);
 	UT_REFUSED(p.o.buf, p.o.len, -ENOEXEC,
-		   "section 8 (.xsplice.hooks.unload): size 12 is not a multiple of the 8-byte "
-		   "entry");
+	           "section 8 (.xsplice.hooks.unload): size 12 is not a multiple of the 8-byte "
+	           "entry");
 	ut_payload_free(&p);
 }
 
@@ -308,10 +309,10 @@ static void hook_too_many(void **state)
 	(void)state;
 	eg_minimal(&p.g, &p.m);
 	eg_add_sec(&p.g, XSPLICE_SEC_PERTHREAD, SHT_PROGBITS, SHF_ALLOC, 8, NULL,
-		   8 * (XSPLICE_MAX_HOOKS + 1));
+	           8 * (XSPLICE_MAX_HOOKS + 1));
 	eg_build(&p.g, &p.o);
 	UT_REFUSED(p.o.buf, p.o.len, -E2BIG,
-		   "section 8 (.xsplice.perthread): 65 entries, more than the limit of 64");
+	           "section 8 (.xsplice.perthread): 65 entries, more than the limit of 64");
 	ut_payload_free(&p);
 }
 
@@ -326,8 +327,8 @@ static void hook_reloc_misplaced(void **state)
 	p.g.rel[p.g.nrel - 1].type = R_X86_64_PC32;
 	eg_build(&p.g, &p.o);
 	UT_REFUSED(p.o.buf, p.o.len, -ENOEXEC,
-		   "relocation 0 (R_X86_64_PC32 at offset 0x0) is not a R_X86_64_64 of a pointer "
-		   "field of section 8 (.xsplice.hooks.apply)");
+	           "relocation 0 (R_X86_64_PC32 at offset 0x0) is not a R_X86_64_64 of a pointer "
+	           "field of section 8 (.xsplice.hooks.apply)");
 	(void)s;
 	ut_payload_free(&p);
 }
@@ -394,9 +395,8 @@ static void modinfo_accepted(void **state)
 	ut_payload_free(&p);
 }
 
-G_TEST(modinfo_unterminated,
-       eg_add_sec(&p.g, XSPLICE_SEC_MODINFO, SHT_PROGBITS, 0, 1, "name=x", 6), -ENOEXEC,
-       "section 8 (.modinfo): the last key=value string is not NUL-terminated")
+G_TEST(modinfo_unterminated, eg_add_sec(&p.g, XSPLICE_SEC_MODINFO, SHT_PROGBITS, 0, 1, "name=x", 6),
+       -ENOEXEC, "section 8 (.modinfo): the last key=value string is not NUL-terminated")
 G_TEST(modinfo_nobits, eg_add_sec(&p.g, XSPLICE_SEC_MODINFO, SHT_NOBITS, SHF_ALLOC, 1, NULL, 6),
        -ENOEXEC, "section 8 (.modinfo): type 8 is not SHT_PROGBITS")
 G_TEST(modinfo_too_big,
@@ -406,63 +406,63 @@ G_TEST(modinfo_too_big,
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(target_absent),
-		cmocka_unit_test(target_bad_type),
-		cmocka_unit_test(target_too_short),
-		cmocka_unit_test(target_owner),
-		cmocka_unit_test(target_namesz),
-		cmocka_unit_test(target_type),
-		cmocka_unit_test(target_empty_id),
-		cmocka_unit_test(target_long_id),
-		cmocka_unit_test(target_size_mismatch),
-		cmocka_unit_test(target_descsz_huge),
-		cmocka_unit_test(notes_accepted),
-		cmocka_unit_test(depends_malformed),
-		cmocka_unit_test(build_id_malformed),
-		cmocka_unit_test(duplicate_special),
-		cmocka_unit_test(duplicate_funcs),
-		cmocka_unit_test(unknown_xsplice_section),
-		cmocka_unit_test(funcs_not_alloc),
-		cmocka_unit_test(funcs_nobits),
-		cmocka_unit_test(funcs_size),
-		cmocka_unit_test(funcs_too_many),
-		cmocka_unit_test(func_version),
-		cmocka_unit_test(func_version0),
-		cmocka_unit_test(func_flags),
-		cmocka_unit_test(func_reserved0),
-		cmocka_unit_test(func_reserved1),
-		cmocka_unit_test(func_expect_reserved),
-		cmocka_unit_test(func_expect_enabled),
-		cmocka_unit_test(func_expect_len0),
-		cmocka_unit_test(func_expect_len32),
-		cmocka_unit_test(func_expect_len_disabled),
-		cmocka_unit_test(func_inline_no_expect),
-		cmocka_unit_test(func_no_name_reloc),
-		cmocka_unit_test(func_name_missing),
-		cmocka_unit_test(func_old_missing),
-		cmocka_unit_test(func_reloc_type),
-		cmocka_unit_test(func_reloc_twice),
-		cmocka_unit_test(func_nop_size0),
-		cmocka_unit_test(func_nop_size32),
-		cmocka_unit_test(func_nop_raw_addr),
-		cmocka_unit_test(func_nop_accepted),
-		cmocka_unit_test(func_label_unknown_name),
-		cmocka_unit_test(hook_slot_unrelocated),
-		cmocka_unit_test(hook_size),
-		cmocka_unit_test(hook_too_many),
-		cmocka_unit_test(hook_reloc_misplaced),
-		cmocka_unit_test(hooks_only_accepted),
-		cmocka_unit_test(nothing_to_do),
-		cmocka_unit_test(symref_size),
-		cmocka_unit_test(symref_zero),
-		cmocka_unit_test(symref_range),
-		cmocka_unit_test(symref_flags),
-		cmocka_unit_test(symref_defined),
-		cmocka_unit_test(symref_twice),
-		cmocka_unit_test(modinfo_accepted),
-		cmocka_unit_test(modinfo_unterminated),
-		cmocka_unit_test(modinfo_nobits),
-		cmocka_unit_test(modinfo_too_big),
+	    cmocka_unit_test(target_absent),
+	    cmocka_unit_test(target_bad_type),
+	    cmocka_unit_test(target_too_short),
+	    cmocka_unit_test(target_owner),
+	    cmocka_unit_test(target_namesz),
+	    cmocka_unit_test(target_type),
+	    cmocka_unit_test(target_empty_id),
+	    cmocka_unit_test(target_long_id),
+	    cmocka_unit_test(target_size_mismatch),
+	    cmocka_unit_test(target_descsz_huge),
+	    cmocka_unit_test(notes_accepted),
+	    cmocka_unit_test(depends_malformed),
+	    cmocka_unit_test(build_id_malformed),
+	    cmocka_unit_test(duplicate_special),
+	    cmocka_unit_test(duplicate_funcs),
+	    cmocka_unit_test(unknown_xsplice_section),
+	    cmocka_unit_test(funcs_not_alloc),
+	    cmocka_unit_test(funcs_nobits),
+	    cmocka_unit_test(funcs_size),
+	    cmocka_unit_test(funcs_too_many),
+	    cmocka_unit_test(func_version),
+	    cmocka_unit_test(func_version0),
+	    cmocka_unit_test(func_flags),
+	    cmocka_unit_test(func_reserved0),
+	    cmocka_unit_test(func_reserved1),
+	    cmocka_unit_test(func_expect_reserved),
+	    cmocka_unit_test(func_expect_enabled),
+	    cmocka_unit_test(func_expect_len0),
+	    cmocka_unit_test(func_expect_len32),
+	    cmocka_unit_test(func_expect_len_disabled),
+	    cmocka_unit_test(func_inline_no_expect),
+	    cmocka_unit_test(func_no_name_reloc),
+	    cmocka_unit_test(func_name_missing),
+	    cmocka_unit_test(func_old_missing),
+	    cmocka_unit_test(func_reloc_type),
+	    cmocka_unit_test(func_reloc_twice),
+	    cmocka_unit_test(func_nop_size0),
+	    cmocka_unit_test(func_nop_size32),
+	    cmocka_unit_test(func_nop_raw_addr),
+	    cmocka_unit_test(func_nop_accepted),
+	    cmocka_unit_test(func_label_unknown_name),
+	    cmocka_unit_test(hook_slot_unrelocated),
+	    cmocka_unit_test(hook_size),
+	    cmocka_unit_test(hook_too_many),
+	    cmocka_unit_test(hook_reloc_misplaced),
+	    cmocka_unit_test(hooks_only_accepted),
+	    cmocka_unit_test(nothing_to_do),
+	    cmocka_unit_test(symref_size),
+	    cmocka_unit_test(symref_zero),
+	    cmocka_unit_test(symref_range),
+	    cmocka_unit_test(symref_flags),
+	    cmocka_unit_test(symref_defined),
+	    cmocka_unit_test(symref_twice),
+	    cmocka_unit_test(modinfo_accepted),
+	    cmocka_unit_test(modinfo_unterminated),
+	    cmocka_unit_test(modinfo_nobits),
+	    cmocka_unit_test(modinfo_too_big),
 	};
 
 	return cmocka_run_group_tests_name("verify: xsplice sections", tests, NULL, NULL);

@@ -7,7 +7,7 @@
 #include "ut.h"
 
 void ut_refused_at(const char *file, int line, const void *buf, size_t len, int code,
-		   const char *substr)
+                   const char *substr)
 {
 	struct xs_elf *e = (struct xs_elf *)1;
 	struct xs_err err = {0};
@@ -64,7 +64,7 @@ void ut_host_add(struct ut_host *u, const char *name, uintptr_t addr)
 }
 
 int ut_place(struct xs_elf *e, uintptr_t base, const struct ut_host *h, struct ut_placed *p,
-	     struct xs_err *err)
+             struct xs_err *err)
 {
 	const struct xs_region *volatile rg;
 	size_t off = 0;

@@ -18,7 +18,7 @@
 
 /* Verify `len` bytes and assert the refusal: code and message substring. */
 void ut_refused_at(const char *file, int line, const void *buf, size_t len, int code,
-		   const char *substr);
+                   const char *substr);
 #define UT_REFUSED(buf, len, code, substr) ut_refused_at(__FILE__, __LINE__, buf, len, code, substr)
 /* Build g and assert it is refused. */
 #define UT_REFUSED_G(g, code, substr)                                                              \
@@ -57,7 +57,7 @@ struct ut_placed {
 	struct xs_linked l;
 };
 int ut_place(struct xs_elf *e, uintptr_t base, const struct ut_host *h, struct ut_placed *p,
-	     struct xs_err *err);
+             struct xs_err *err);
 /* 1 when both guard pages are intact */
 int ut_guards_ok(const struct ut_placed *p);
 void ut_placed_free(struct ut_placed *p);
