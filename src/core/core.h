@@ -174,8 +174,11 @@ struct xs_linked {
 /*
  * Copy every SHF_ALLOC section into its area, resolve every symbol, apply
  * every relocation and parse the xsplice sections.  `regions` are indexed by
- * enum xs_area and must have at least the sizes xs_link_layout() gave.  On
- * failure nothing outside the regions was written.
+ * enum xs_area and must have at least the sizes xs_link_layout() gave (an
+ * area of size 0 may be {NULL, 0, 0}); each addr must be page aligned.  On
+ * failure nothing outside the regions was written and *out is empty.
+ * Pointers in *out (funcs[].name, hooks, symbols[].addr) are run-time
+ * addresses: read the names through them only once the areas are final.
  */
 int xs_link_place(const struct xs_elf *elf, const struct xs_region regions[XS_AREA_COUNT],
 		  const struct xs_host *host, struct xs_linked *out, struct xs_err *err);
