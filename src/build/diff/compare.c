@@ -131,6 +131,15 @@ static int bytes_equal(const struct df_sec *a, const struct df_sec *b, size_t *a
 	return 1;
 }
 
+/* What a relocation refers to, for messages. */
+static const char *rel_name(const struct df_obj *o, const struct df_rel *r)
+{
+	const struct df_sym *y = &o->syms[r->sym];
+	if (y->type == STT_SECTION && y->sec)
+		return o->secs[y->sec].name;
+	return y->name;
+}
+
 int df_sec_equal(struct df_obj *a, const struct df_sec *sa, struct df_obj *b, const struct df_sec *sb,
 		 char *why, size_t whylen)
 {
@@ -155,7 +164,7 @@ int df_sec_equal(struct df_obj *a, const struct df_sec *sa, struct df_obj *b, co
 		const struct df_rel *x = &sa->rels[i], *y = &sb->rels[i];
 		if (x->off != y->off || x->type != y->type || df_ref_key(a, x) != df_ref_key(b, y)) {
 			snprintf(why, whylen, "reference at +0x%llx changed (%s -> %s)",
-				 (unsigned long long)y->off, a->syms[x->sym].name, b->syms[y->sym].name);
+				 (unsigned long long)y->off, rel_name(a, x), rel_name(b, y));
 			return 0;
 		}
 	}

@@ -290,7 +290,7 @@ step "comparing ${#changed[@]} object pair(s)"
 tbase="$(basename "${binary:-$target}")"
 link_inputs() {
 	awk -F'\t' -v want="$tbase" -v path="${binary:+$work/src/$binary}" '
-		$1 == "link" && ((path != "" && $2 == path) || (path == "" && n = split($2, p, "/") && p[n] == want)) {
+		$1 == "link" && ((path != "" && $2 == path) || (path == "" && (n = split($2, p, "/")) && p[n] == want)) {
 			for (i = 3; i <= NF; i++) print $i
 		}' "$work/patched.cclog"
 }

@@ -1,0 +1,6 @@
+#include "score.h"
+
+int score(int v)
+{
+	return v * 10;
+}

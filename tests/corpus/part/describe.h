@@ -1,0 +1,3 @@
+const char *shout(const char *s);
+const char *whisper(const char *s);
+const char *say(const char *s);

@@ -1,0 +1,2 @@
+const char *level_name(int level);
+int level_count(void);

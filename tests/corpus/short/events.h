@@ -1,0 +1,3 @@
+void on_event(void);
+int events(void);
+int poke(void);

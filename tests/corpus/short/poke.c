@@ -1,0 +1,7 @@
+#include "events.h"
+
+int poke(void)
+{
+	on_event();
+	return events();
+}
