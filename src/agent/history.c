@@ -75,8 +75,10 @@ int xs_history_report(int json, struct xs_buf *b)
 			xs_buf_json_str(b, e->verb, strlen(e->verb));
 			xs_buf_printf(b, ",\"name\":");
 			xs_buf_json_str(b, e->name, strlen(e->name));
-			xs_buf_printf(b, ",\"result\":\"%s\",\"rc\":%d,\"pause_us\":%lu,\"message\":",
-				      result(e->rc), e->rc, (unsigned long)(e->pause_ns / 1000));
+			xs_buf_printf(b, ",\"result\":\"%s\",\"rc\":%d,\"pause_us\":%lu,\"pause_ns\":%lu,"
+				      "\"message\":",
+				      result(e->rc), e->rc, (unsigned long)(e->pause_ns / 1000),
+				      (unsigned long)e->pause_ns);
 			xs_buf_json_str(b, e->msg, strlen(e->msg));
 			xs_buf_printf(b, "}");
 			continue;
