@@ -84,6 +84,12 @@ done
 for t in xsplice-diff xsplice-pack xsplice-cc; do
 	[ -x "$here/$t" ] || die "$here/$t is missing (is xsplice installed completely?)"
 done
+# The SDK headers, for patches that add hooks (<xsplice/patch.h>): next to
+# the build tree's bin/ or under the install prefix.
+sdk=
+for d in "$here/../../include" "$here/../include"; do
+	[ -f "$d/xsplice/patch.h" ] && { sdk="$(cd "$d" && pwd)"; break; }
+done
 src="$(cd "$src" && pwd)"
 patch="$(readlink -f "$patch")"
 target="$(readlink -f "$target")"
@@ -135,7 +141,7 @@ run_build() {
 	: >"$cclog"
 	printf -- '---- %s build: %s\n' "$label" "$build" >>"$logfile"
 	if ! (cd "$work/src" && env CC="$here/xsplice-cc" XSPLICE_CC="$here/xsplice-cc" \
-		XSPLICE_CC_LOG="$cclog" MAKEFLAGS="-j${jobs:-$(nproc)} ${MAKEFLAGS:-}" \
+		XSPLICE_INCLUDE="$sdk" XSPLICE_CC_LOG="$cclog" MAKEFLAGS="-j${jobs:-$(nproc)} ${MAKEFLAGS:-}" \
 		bash -c "$build") >>"$logfile" 2>&1; then
 		return 1
 	fi

@@ -1,0 +1,1 @@
+int max_clients(void);
