@@ -337,10 +337,37 @@ static void include_sec(struct df_obj *o, struct df_sec *s, int *more)
 
 /* Decide for one relocation of an included section whether its target is
  * included too; refuse what cannot be expressed. */
+static int tls_reloc(uint32_t type)
+{
+	switch (type) {
+	case R_X86_64_TPOFF32:
+	case R_X86_64_TPOFF64:
+	case R_X86_64_GOTTPOFF:
+	case R_X86_64_TLSGD:
+	case R_X86_64_TLSLD:
+	case R_X86_64_DTPOFF32:
+	case R_X86_64_DTPOFF64:
+	case R_X86_64_GOTPC32_TLSDESC:
+	case R_X86_64_TLSDESC_CALL:
+	case R_X86_64_TLSDESC:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static void walk_rel(struct df_ctx *c, struct df_sec *from, const struct df_rel *r, int *more)
 {
 	struct df_obj *o = &c->patched;
 	const struct df_sym *y = &o->syms[r->sym];
+	if (tls_reloc(r->type)) {
+		struct df_sym *f = sec_primary(o, from);
+		df_note(&c->rep, DN_REFUSED, f ? f->name : from->name,
+			"uses the thread-local variable '%s': payload code cannot reach thread-local "
+			"storage yet; move the per-thread state behind a function the patch does not change",
+			y->type == STT_SECTION && y->sec ? o->secs[y->sec].name : y->name);
+		return;
+	}
 	if (!y->sec)
 		return; /* undefined: the target or a library provides it */
 	struct df_sec *s = &o->secs[y->sec];
