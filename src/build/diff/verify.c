@@ -14,6 +14,7 @@
 #include "build/diff/diff.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,7 +63,8 @@ struct tally {
 	size_t compared;
 };
 
-static void add_mismatch(struct tally *t, const char *fmt, const char *a, const char *b, unsigned long long x)
+static void add_mismatch(struct tally *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_mismatch(struct tally *t, const char *fmt, ...)
 {
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? 2 * t->cap : 8;
@@ -72,7 +74,10 @@ static void add_mismatch(struct tally *t, const char *fmt, const char *a, const 
 		t->m = m;
 		t->cap = cap;
 	}
-	snprintf(t->m[t->n++].what, sizeof(t->m[0].what), fmt, a, b, x);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->m[t->n++].what, sizeof(t->m[0].what), fmt, ap);
+	va_end(ap);
 }
 
 /* The target's copy of object symbol `y`, NULL if it has none. */
@@ -104,12 +109,13 @@ static void compare_func(const struct xt_target *t, const struct df_obj *o, cons
 	size_t size = y->s.st_size;
 	tl->compared++;
 	if (ts->size != size) {
-		add_mismatch(tl, "%s%s: %llu bytes in the target", lbl, "", (unsigned long long)ts->size);
+		add_mismatch(tl, "%s: %zu bytes here, %llu in the target", lbl, size,
+			     (unsigned long long)ts->size);
 		return;
 	}
 	uint8_t *buf = malloc(size ? size : 1), *mask = calloc(size ? size : 1, 1);
 	if (!buf || !mask || xt_read(t, ts->value, buf, size) != size) {
-		add_mismatch(tl, "%s%s: unreadable in the target (%llu bytes)", lbl, "", (unsigned long long)size);
+		add_mismatch(tl, "%s: unreadable in the target (%zu bytes)", lbl, size);
 		goto out;
 	}
 	for (size_t k = 0; k < s->nrels; k++) {
@@ -122,7 +128,7 @@ static void compare_func(const struct xt_target *t, const struct df_obj *o, cons
 	for (size_t i = 0; i < size; i++) {
 		uint8_t want = s->data ? s->data[y->s.st_value + i] : 0;
 		if (!mask[i] && buf[i] != want) {
-			add_mismatch(tl, "%s%s: bytes differ at +0x%llx", lbl, "", (unsigned long long)i);
+			add_mismatch(tl, "%s: bytes differ at +0x%zx", lbl, i);
 			break;
 		}
 	}
