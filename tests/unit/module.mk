@@ -21,6 +21,21 @@ UNIT_COMMON_OBJS := $(patsubst %.c,$(B)/asan/%.o,tests/unit/elfgen.c tests/unit/
 UNIT_SRCS_shadow ?= src/agent/shadow.c
 UNIT_LIBS_shadow ?= -lpthread
 
+# ---- test_unwind (owned by the unwind helper) --------------------------------
+# The unwinder and the maps reader under ASan, plus a call chain compiled -O2
+# twice without sanitizers: with frame pointers (fp_*) and without (nofp_*).
+UNIT_SRCS_unwind ?= src/agent/unwind.c src/agent/unwind_cfa.c src/agent/maps.c
+UNIT_LIBS_unwind ?= -lpthread
+UNWIND_CHAIN_OBJS := $(B)/unit-unwind/chain_fp.o $(B)/unit-unwind/chain_nofp.o
+$(B)/unit-unwind/chain_fp.o: tests/unit/unwind_chain.c | $(B)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(XS_CFLAGS) -O2 -g -fno-omit-frame-pointer -DCHAIN_PREFIX=fp_ $(DEPFLAGS) -c $< -o $@
+$(B)/unit-unwind/chain_nofp.o: tests/unit/unwind_chain.c | $(B)/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(XS_CFLAGS) -O2 -g -fomit-frame-pointer -DCHAIN_PREFIX=nofp_ $(DEPFLAGS) -c $< -o $@
+$(B)/tests/unit/test_unwind: $(UNWIND_CHAIN_OBJS)
+# ---- end of test_unwind ------------------------------------------------------
+
 $(B)/asan/%.o: %.c | $(B)/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(XS_CFLAGS) $(CFLAGS) $(UNIT_SAN) $(CMOCKA_CFLAGS) -Itests/unit $(DEPFLAGS) -c $< -o $@
