@@ -1,7 +1,8 @@
 # tests: end-to-end suites (pytest) over the built tree.  Unit tests and
 # fuzzing live in tests/unit/module.mk and tests/fuzz/module.mk.
 PYTEST := $(PYTHON) -m pytest
-PYTEST_FLAGS ?= -q
+# Every test has a hard time limit so a hung target can never hang CI.
+PYTEST_FLAGS ?= -q -p timeout --timeout=300
 
 .PHONY: check-e2e
 check-e2e: all

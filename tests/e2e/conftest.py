@@ -5,6 +5,7 @@ process is started with the agent preloaded and a private socket directory,
 and is driven through its stdin/stdout (one request line, one reply line).
 """
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -83,10 +84,13 @@ class Target:
             time.sleep(0.01)
         raise AssertionError(f"no agent socket at {path}")
 
-    def query(self, line):
-        """Send one request line, return the reply line (stripped)."""
+    def query(self, line, timeout=60.0):
+        """Send one request line, return the reply line (stripped).  A target
+        that does not answer within `timeout` seconds fails the test."""
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
+        if not select.select([self.proc.stdout], [], [], timeout)[0]:
+            raise AssertionError(f"target {self.pid} did not answer {line!r} within {timeout} s")
         reply = self.proc.stdout.readline()
         if reply == "":
             raise AssertionError(f"target died: rc={self.proc.poll()} stderr={self.proc.stderr.read()}")
