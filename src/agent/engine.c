@@ -33,6 +33,7 @@
 #include "agent/shadow_internal.h"
 #include "agent/stackcheck.h"
 #include "agent/textpoke.h"
+#include "agent/unwind.h"
 
 #define DEFAULT_DEADLINE_MS 3000
 #define BACKOFF_MAX_MS 64
@@ -263,8 +264,10 @@ static int build_ranges(const struct plan *pl)
 		const struct xs_func *f = &pl->apply->l.funcs[i];
 		unsigned j = 0;
 		const struct xsplice_payload *q = on_top(&pl->apply->fs[i], &j);
-		rc = xs_sranges_add(&win.ranges, f->old_addr, f->old_addr + f->old_size, f->name,
-				    NULL);
+		/* a thread at the site itself (or before it, at endbr64) simply
+		 * executes the new jump: only the bytes after it are unsafe */
+		rc = xs_sranges_add(&win.ranges, pl->apply->fs[i].site + 1,
+				    f->old_addr + f->old_size, f->name, NULL);
 		if (!rc && q && q->l.funcs[j].new_addr)
 			rc = xs_sranges_add(&win.ranges, q->l.funcs[j].new_addr,
 					    q->l.funcs[j].new_addr + q->l.funcs[j].new_size,
@@ -345,6 +348,7 @@ struct attempt {
 static void attempt(struct plan *pl, uint32_t timeout_ms, struct attempt *at)
 {
 	memset(at, 0, sizeof(*at));
+	xs_quiesce_set_avoid(xs_sranges_hit, &win.ranges);
 	int rc = xs_quiesce_begin(timeout_ms, &at->qf);
 	if (rc) {
 		at->rc = rc;
@@ -423,6 +427,8 @@ static int prepare_window(const struct plan *pl, struct xs_err *err)
 		rc = xs_quiesce_prepare(err);
 	if (!rc)
 		rc = xs_maps_prepare(&win.maps, err);
+	if (!rc)
+		rc = xs_unwind_prepare_engine(err); /* tables for the stack check */
 	if (!rc && build_ranges(pl))
 		rc = xs_err_set(err, -ENOMEM, "out of memory");
 	return rc;

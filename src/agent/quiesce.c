@@ -36,6 +36,9 @@
 #include "agent/rawsys.h"
 
 enum { PH_PARK = 1, PH_ACT = 2, PH_RELEASE = 3 };
+/* times a thread may decline to park in one attempt (its PC in code about to
+ * change) before it parks anyway and the stack check decides */
+#define MAX_DECLINES 64
 #define PHASE(gen, st) (((gen) << 2) | (st))
 
 struct slot {
@@ -46,8 +49,10 @@ struct slot {
 	uintptr_t sys_args[6], sys_pc;
 	/* control-thread bookkeeping */
 	int gone;
+	unsigned declines;
 	/* written by the handler */
 	_Atomic uint32_t arrived; /* generation it parked in */
+	_Atomic uint32_t resignal; /* it declined to park: signal it again */
 	struct xs_qthread t;
 };
 
@@ -67,6 +72,9 @@ static struct {
 	unsigned n;       /* slots used this generation */
 	_Atomic uint32_t phase;
 	_Atomic uint32_t narrived, nacted, waiting;
+	_Atomic uint32_t events; /* futex word: arrivals and declines */
+	int (*avoid)(const void *ctx, uintptr_t pc);
+	const void *avoid_ctx;
 	uint32_t gen;
 	const uintptr_t *act_fns;
 	unsigned act_n;
@@ -182,15 +190,25 @@ static void park(struct slot *s, uint32_t gen, ucontext_t *uc)
 	stack_t ss;
 	s->t.pc = (uintptr_t)g[REG_RIP];
 	s->t.sp = (uintptr_t)g[REG_RSP];
+	s->t.uc = uc;
 	s->t.alt_lo = s->t.alt_hi = 0;
 	if (xs_sys2(SYS_sigaltstack, NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
 		s->t.alt_lo = (uintptr_t)ss.ss_sp;
 		s->t.alt_hi = (uintptr_t)ss.ss_sp + ss.ss_size;
 	}
-	atomic_store(&s->arrived, gen);
-	atomic_fetch_add(&q.narrived, 1);
+	if (q.avoid && s->declines < MAX_DECLINES && q.avoid(q.avoid_ctx, s->t.pc)) {
+		/* in the middle of code about to change: let it run on a little
+		 * and be signalled again, rather than fail the whole attempt */
+		atomic_store(&s->resignal, 1);
+	} else {
+		atomic_store(&s->arrived, gen);
+		atomic_fetch_add(&q.narrived, 1);
+	}
+	atomic_fetch_add(&q.events, 1);
 	if (atomic_load(&q.waiting))
-		xs_futex_wake((const uint32_t *)&q.narrived, 1);
+		xs_futex_wake((const uint32_t *)&q.events, 1);
+	if (atomic_load(&s->resignal))
+		return;
 
 	wait_while(&q.phase, PHASE(gen, PH_PARK));
 	if (atomic_load(&q.phase) == PHASE(gen, PH_ACT)) {
@@ -264,7 +282,7 @@ int xs_quiesce_check_handler(struct xs_err *err)
 	if (sigaction(q.signo, NULL, &cur))
 		return xs_err_set(err, -errno, "sigaction(%d): %s", q.signo, strerror(errno));
 	if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != handler)
-		return xs_err_set(err, -EBUSY,
+		return xs_err_set(err, -ENOTSUP,
 				  "the program replaced the handler of signal %d that xsplice "
 				  "uses to pause threads; restart it with XSPLICE_SIGNAL set to "
 				  "a real-time signal it leaves alone",
@@ -389,6 +407,8 @@ static void fill_slot(struct slot *s, pid_t tid)
 	read_proc_syscall(tid, s);
 	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 	s->gone = 0;
+	s->declines = 0;
+	atomic_store(&s->resignal, 0);
 	atomic_store(&s->arrived, 0);
 }
 
@@ -501,31 +521,40 @@ static unsigned missing(struct slotset *set, int check, pid_t *first)
 	return m;
 }
 
+/* Signal again the threads that declined to park. */
+static void resignal(struct slotset *set)
+{
+	for (unsigned i = 0; i < q.n; i++) {
+		struct slot *s = &set->slots[i];
+		if (!atomic_load(&s->resignal))
+			continue;
+		atomic_store(&s->resignal, 0);
+		s->declines++;
+		if (send_park(s->tid, i) == -ESRCH)
+			s->gone = 1;
+	}
+}
+
 /* Wait until every signalled thread parked or died, or the deadline. */
 static int wait_arrivals(struct slotset *set, uint64_t deadline, pid_t *late)
 {
 	for (;;) {
-		unsigned seen = atomic_load(&q.narrived);
+		uint32_t ev = atomic_load(&q.events);
 		pid_t first;
-		unsigned gone = 0;
-		for (unsigned i = 0; i < q.n; i++)
-			gone += set->slots[i].gone;
-		if (seen + gone >= q.n && !missing(set, 0, &first))
+		resignal(set);
+		if (!missing(set, 0, &first))
 			return 0;
 		uint64_t t = now_ns();
-		if (t >= deadline) {
-			if (!missing(set, 1, late))
-				return 0;
-			return -EBUSY;
-		}
+		if (t >= deadline)
+			return missing(set, 1, late) ? -EBUSY : 0;
 		uint64_t slice = deadline - t < 1000000 ? deadline - t : 1000000;
 		struct timespec ts = {0, (long)slice};
 		atomic_store(&q.waiting, 1);
-		if (atomic_load(&q.narrived) == seen)
-			xs_futex_wait((const uint32_t *)&q.narrived, seen, &ts);
+		if (atomic_load(&q.events) == ev)
+			xs_futex_wait((const uint32_t *)&q.events, ev, &ts);
 		atomic_store(&q.waiting, 0);
-		if (atomic_load(&q.narrived) == seen)
-			missing(set, 1, &first); /* a slice passed: look for exited threads */
+		if (atomic_load(&q.events) == ev)
+			missing(set, 1, &first); /* a quiet slice: look for exited threads */
 	}
 }
 
@@ -605,6 +634,12 @@ void xs_quiesce_end(void)
 {
 	release(PH_RELEASE);
 	q.pause_ns = now_ns() - q.t_first;
+}
+
+void xs_quiesce_set_avoid(int (*in_range)(const void *ctx, uintptr_t pc), const void *ctx)
+{
+	q.avoid_ctx = ctx;
+	q.avoid = in_range;
 }
 
 uint64_t xs_quiesce_last_pause_ns(void)

@@ -28,6 +28,9 @@ struct xs_qthread {
 	uintptr_t pc, sp;
 	/* the sigaltstack the thread was running on when signalled, else 0/0 */
 	uintptr_t alt_lo, alt_hi;
+	/* the handler's ucontext_t: the interrupted registers, for the
+	 * unwinder (valid while the thread is parked) */
+	const void *uc;
 };
 
 /* Why an attempt failed (filled by xs_quiesce_begin on -EBUSY). */
@@ -49,10 +52,21 @@ struct xs_qfail {
  * already has a handler or ignores it. */
 int xs_quiesce_init(int signo, struct xs_err *err);
 int xs_quiesce_signal(void);
-/* Still our handler?  Else -EBUSY with a message naming XSPLICE_SIGNAL. */
+/* Still our handler?  Else -ENOTSUP with a message naming XSPLICE_SIGNAL
+ * (retrying cannot help). */
 int xs_quiesce_check_handler(struct xs_err *err);
 /* Outside the window: make room for the process's threads (and growth). */
 int xs_quiesce_prepare(struct xs_err *err);
+
+/*
+ * Code about to change: a thread signalled while its PC is where
+ * in_range(ctx, pc) says declines to park, runs on a little and is
+ * signalled again (a few dozen times at most), so that a thread in a tight
+ * loop through a patched function does not fail the whole attempt.
+ * in_range is called in the signal handler: async-signal-safe, read-only.
+ * NULL: no such check.  Set before xs_quiesce_begin.
+ */
+void xs_quiesce_set_avoid(int (*in_range)(const void *ctx, uintptr_t pc), const void *ctx);
 
 /* Park every other thread.  0 when all are parked (the window is open),
  * else -EBUSY / -EAGAIN with `fail` filled and every thread released. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/quiesce.h"
+#include "agent/unwind.h"
 
 #define RED_ZONE 128
 
@@ -79,13 +80,21 @@ static const struct xs_srange *lookup(const struct xs_sranges *r, uintptr_t v)
 	return NULL;
 }
 
+/* A return address v: in a range, or right after one (the call before it
+ * is then the range's last instruction, e.g. a call that never returns). */
+static const struct xs_srange *lookup_ra(const struct xs_sranges *r, uintptr_t v)
+{
+	const struct xs_srange *s = lookup(r, v);
+	return s ? s : lookup(r, v - 1);
+}
+
 /* Scan words in [from, to) (8-byte aligned).  Returns the hit or NULL. */
 static const struct xs_srange *scan(const struct xs_sranges *r, uintptr_t from, uintptr_t to,
 				    uintptr_t *hit)
 {
 	from &= ~(uintptr_t)7;
 	for (const uintptr_t *w = (const uintptr_t *)from; (uintptr_t)w + 8 <= to; w++) {
-		const struct xs_srange *s = lookup(r, *w);
+		const struct xs_srange *s = lookup_ra(r, *w);
 		if (s) {
 			*hit = *w;
 			return s;
@@ -112,12 +121,12 @@ static const struct xs_srange *scan_stack(const struct xs_sranges *r, const stru
  * into a stack-like mapping is taken as such an SP and scanned too.
  */
 static const struct xs_srange *scan_alt(const struct xs_sranges *r, const struct xs_maps *m,
-					const struct xs_qthread *t, uintptr_t *hit)
+					const struct xs_qthread *t, uintptr_t sp, uintptr_t *hit)
 {
-	const struct xs_srange *s = scan_stack(r, m, t->sp, hit);
+	const struct xs_srange *s = scan_stack(r, m, sp, hit);
 	if (s)
 		return s;
-	uintptr_t from = t->sp - RED_ZONE < t->alt_lo ? t->alt_lo : t->sp - RED_ZONE;
+	uintptr_t from = sp - RED_ZONE < t->alt_lo ? t->alt_lo : sp - RED_ZONE;
 	for (const uintptr_t *w = (const uintptr_t *)(from & ~(uintptr_t)7);
 	     (uintptr_t)w + 8 <= t->alt_hi; w++) {
 		const struct xs_map *map = xs_maps_find(m, *w);
@@ -130,6 +139,59 @@ static const struct xs_srange *scan_alt(const struct xs_sranges *r, const struct
 	return NULL;
 }
 
+/* The conservative scan of thread t's stack from sp up (and, on its
+ * sigaltstack, of the stacks the words there point into). */
+static const struct xs_srange *scan_from(const struct xs_sranges *r, const struct xs_maps *m,
+					 const struct xs_qthread *t, uintptr_t sp, uintptr_t *hit)
+{
+	if (t->alt_hi && sp >= t->alt_lo && sp < t->alt_hi)
+		return scan_alt(r, m, t, sp, hit);
+	return scan_stack(r, m, sp, hit);
+}
+
+/*
+ * The precise check: the return address of every frame the unwinder finds
+ * (the PC of a frame a signal interrupted), then, if the walk is lost at
+ * some frame, the conservative scan from that frame's stack pointer up.
+ */
+static const struct xs_srange *walk(const struct xs_sranges *r, const struct xs_maps *m,
+				    const struct xs_qthread *t, uintptr_t *hit, int *at_pc)
+{
+	struct xs_uwcur c;
+	if (!t->uc || xs_unwind_init(&c, t->uc))
+		return scan_from(r, m, t, t->sp, hit);
+	for (;;) {
+		int rc = xs_unwind_step(&c);
+		if (rc == XS_UW_END)
+			return NULL;
+		if (rc == XS_UW_LOST)
+			return scan_from(r, m, t, c.sp, hit);
+		const struct xs_srange *s = c.exact ? lookup(r, c.pc) : lookup_ra(r, c.pc);
+		if (s) {
+			*hit = c.pc;
+			*at_pc = c.exact;
+			return s;
+		}
+	}
+}
+
+static const struct xs_srange *check_thread(const struct xs_sranges *r, const struct xs_maps *m,
+					    const struct xs_qthread *t, uintptr_t *hit, int *at_pc)
+{
+	const struct xs_srange *s = lookup(r, t->pc);
+	if (s) {
+		*hit = t->pc;
+		*at_pc = 1;
+		return s;
+	}
+	/* The scan sees every word the walk could return, and costs less:
+	 * when it finds nothing, the thread is clear.  (Not on a sigaltstack,
+	 * where the walk may reach stacks the scan does not know.) */
+	if (!t->alt_hi && !scan_from(r, m, t, t->sp, hit))
+		return NULL;
+	return walk(r, m, t, hit, at_pc);
+}
+
 int xs_stack_check(const struct xs_sranges *r, struct xs_maps *maps, struct xs_busy *busy)
 {
 	memset(busy, 0, sizeof(*busy));
@@ -140,26 +202,26 @@ int xs_stack_check(const struct xs_sranges *r, struct xs_maps *maps, struct xs_b
 		busy->maps_err = rc;
 		return rc;
 	}
+	xs_unwind_begin(maps);
 	for (unsigned i = 0; i < xs_quiesce_nthreads(); i++) {
 		const struct xs_qthread *t = xs_quiesce_thread(i);
-		const struct xs_srange *s;
 		uintptr_t hit = 0;
+		int at_pc = 0;
 		if (!t)
 			continue;
-		busy->tid = t->tid;
-		if ((s = lookup(r, t->pc))) {
-			busy->addr = t->pc;
-			busy->at_pc = 1;
-			busy->range = s;
-			return -EBUSY;
-		}
-		s = t->alt_hi ? scan_alt(r, maps, t, &hit) : scan_stack(r, maps, t->sp, &hit);
+		const struct xs_srange *s = check_thread(r, maps, t, &hit, &at_pc);
 		if (s) {
+			busy->tid = t->tid;
 			busy->addr = hit;
+			busy->at_pc = at_pc;
 			busy->range = s;
 			return -EBUSY;
 		}
 	}
-	busy->tid = 0;
 	return 0;
+}
+
+int xs_sranges_hit(const void *ranges, uintptr_t addr)
+{
+	return lookup(ranges, addr) != NULL;
 }

@@ -34,6 +34,10 @@ void xs_sranges_sort(struct xs_sranges *s);
 void xs_sranges_reset(struct xs_sranges *s);
 void xs_sranges_free(struct xs_sranges *s);
 
+/* Is addr in one of the (sorted) ranges?  Async-signal-safe, read-only:
+ * the quiesce handler's "avoid" test (xs_quiesce_set_avoid). */
+int xs_sranges_hit(const void *ranges, uintptr_t addr);
+
 struct xs_busy {
 	pid_t tid;
 	uintptr_t addr;  /* the PC or the stack word found in a range */
