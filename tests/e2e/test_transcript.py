@@ -31,15 +31,17 @@ TARGET_SRC = r"""
 #include <string.h>
 #include <unistd.h>
 
-static volatile int hold = 1;
+static volatile int hold = 1, holding;
 static pthread_t holder;
 static const char *child_file;
 
 /* noipa: callers must really call these, never use a folded result */
 __attribute__((noipa)) int func_a(int x)
 {
-	while (x == 7 && hold)  /* "hold": a thread stays inside func_a */
+	while (x == 7 && hold) { /* "hold": a thread stays inside func_a */
+		holding = 1;
 		poll(NULL, 0, 20);
+	}
 	return x + 100;
 }
 
@@ -82,7 +84,10 @@ int main(int argc, char **argv)
 			printf("%d %d\n", func_a(1), func_b(1));
 		} else if (!strcmp(line, "hold\n")) {
 			hold = 1;
+			holding = 0;
 			pthread_create(&holder, NULL, hold_main, NULL);
+			while (!holding) /* answer once the thread is inside func_a */
+				poll(NULL, 0, 1);
 			printf("held\n");
 		} else if (!strcmp(line, "release\n")) {
 			hold = 0;
