@@ -39,6 +39,8 @@ enum { PH_PARK = 1, PH_ACT = 2, PH_RELEASE = 3 };
 /* times a thread may decline to park in one attempt (its PC in code about to
  * change) before it parks anyway and the stack check decides */
 #define MAX_DECLINES 64
+/* how long per-thread actions may take, all threads together */
+#define PERTHREAD_MAX_NS (2000ull * 1000 * 1000)
 #define PHASE(gen, st) (((gen) << 2) | (st))
 
 struct slot {
@@ -625,9 +627,15 @@ void xs_quiesce_perthread(const uintptr_t *fns, unsigned n)
 	unsigned parked = atomic_load(&q.narrived);
 	release(PH_ACT);
 	run_actions();
+	/* an action that never returns (it waits for a lock a parked thread
+	 * holds...) must not keep the whole process parked: after a while
+	 * the others are released; that thread finishes when it can */
+	uint64_t until = now_ns() + PERTHREAD_MAX_NS;
 	unsigned done;
-	while ((done = atomic_load(&q.nacted)) < parked)
-		xs_futex_wait((const uint32_t *)&q.nacted, done, NULL);
+	while ((done = atomic_load(&q.nacted)) < parked && now_ns() < until) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		xs_futex_wait((const uint32_t *)&q.nacted, done, &ts);
+	}
 }
 
 void xs_quiesce_end(void)
