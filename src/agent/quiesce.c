@@ -39,6 +39,8 @@ enum { PH_PARK = 1, PH_ACT = 2, PH_RELEASE = 3 };
 /* times a thread may decline to park in one attempt (its PC in code about to
  * change) before it parks anyway and the stack check decides */
 #define MAX_DECLINES 64
+/* threads remembered as not answering (their signal may still be pending) */
+#define NORESP_MAX 32
 /* how long per-thread actions may take, all threads together */
 #define PERTHREAD_MAX_NS (2000ull * 1000 * 1000)
 #define PHASE(gen, st) (((gen) << 2) | (st))
@@ -49,6 +51,7 @@ struct slot {
 	int32_t tid;
 	long sys_nr; /* -1: not blocked in a syscall */
 	uintptr_t sys_args[6], sys_pc;
+	_Atomic uint32_t fill_gen; /* generation the fields above are for */
 	/* control-thread bookkeeping */
 	int gone;
 	unsigned declines;
@@ -84,6 +87,8 @@ static struct {
 	uint64_t t_first, pause_ns;
 	_Atomic uint64_t restarts;
 	void (*installed)(int, siginfo_t *, void *);
+	pid_t noresp[NORESP_MAX];
+	unsigned noresp_next;
 } q;
 
 static uint64_t now_ns(void)
@@ -221,23 +226,41 @@ static void park(struct slot *s, uint32_t gen, ucontext_t *uc)
 	}
 }
 
+/*
+ * The slot of thread `tid` in attempt `gen`: the one the signal names or,
+ * for a signal an earlier attempt left pending (the thread had it blocked,
+ * or was stopped), the one found by tid.
+ */
+static struct slot *find_slot(struct slotset *set, uint32_t idx, pid_t tid, uint32_t gen)
+{
+	if (idx < set->cap && atomic_load(&set->slots[idx].fill_gen) == gen &&
+	    set->slots[idx].tid == tid)
+		return &set->slots[idx];
+	for (unsigned i = 0; i < set->cap; i++)
+		if (atomic_load(&set->slots[i].fill_gen) == gen && set->slots[i].tid == tid)
+			return &set->slots[i];
+	return NULL;
+}
+
 static void handler(int sig, siginfo_t *si, void *ucv)
 {
 	(void)sig;
 	int saved = errno;
 	if (si->si_code != SI_QUEUE || si->si_pid != q.pid)
 		goto out;
-	uint64_t v = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
-	uint32_t gen = (uint32_t)(v >> 32), idx = (uint32_t)v;
+	uint32_t idx = (uint32_t)(uintptr_t)si->si_value.sival_ptr;
 	struct slotset *set = atomic_load(&q.set);
 	pid_t tid = xs_raw_gettid();
-	if (!set || idx >= set->cap)
+	if (!set)
 		goto out;
-	struct slot *s = &set->slots[idx];
-	maybe_restart(s, tid, ucv);
-	if (atomic_load(&q.phase) != PHASE(gen, PH_PARK) || s->tid != tid)
-		goto out;
-	park(s, gen, ucv);
+	uint32_t ph = atomic_load(&q.phase), gen = ph >> 2;
+	struct slot *s = (ph & 3) == PH_PARK ? find_slot(set, idx, tid, gen) : NULL;
+	if (s)
+		maybe_restart(s, tid, ucv);
+	else if (idx < set->cap)
+		maybe_restart(&set->slots[idx], tid, ucv); /* checks the tid itself */
+	if (s)
+		park(s, gen, ucv);
 out:
 	errno = saved;
 }
@@ -412,6 +435,7 @@ static void fill_slot(struct slot *s, pid_t tid)
 	s->declines = 0;
 	atomic_store(&s->resignal, 0);
 	atomic_store(&s->arrived, 0);
+	atomic_store(&s->fill_gen, q.gen);
 }
 
 static int send_park(pid_t tid, unsigned idx)
@@ -424,6 +448,49 @@ static int send_park(pid_t tid, unsigned idx)
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = (void *)(uintptr_t)(((uint64_t)q.gen << 32) | idx);
 	return (int)xs_sys4(SYS_rt_tgsigqueueinfo, q.pid, tid, q.signo, &si);
+}
+
+/* Threads that did not park in an earlier attempt (a small ring). */
+static void noresp_add(pid_t tid)
+{
+	for (unsigned i = 0; i < NORESP_MAX; i++)
+		if (q.noresp[i] == tid)
+			return;
+	q.noresp[q.noresp_next++ % NORESP_MAX] = tid;
+}
+
+static int noresp_has(pid_t tid)
+{
+	for (unsigned i = 0; i < NORESP_MAX; i++)
+		if (q.noresp[i] == tid)
+			return 1;
+	return 0;
+}
+
+/* Is our signal pending for thread tid (SigPnd of its status)? */
+static int sig_pending(pid_t tid)
+{
+	char path[64], buf[2048];
+	uintptr_t mask;
+	int neg;
+	if (xs_raw_read_file(task_path(path, tid, "status"), buf, sizeof(buf)) <= 0)
+		return 0;
+	for (const char *p = buf; *p; p++) {
+		if (p[0] != '\n' || p[1] != 'S' || p[2] != 'i' || p[3] != 'g' || p[4] != 'P' ||
+		    p[5] != 'n' || p[6] != 'd' || p[7] != ':')
+			continue;
+		p += 8;
+		while (*p == '\t' || *p == ' ')
+			p++;
+		/* the mask is bare hex: give parse_num its 0x */
+		char hx[24] = "0x";
+		unsigned k = 2;
+		while (k < sizeof(hx) - 1 && ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			hx[k++] = *p++;
+		hx[k] = 0;
+		return parse_num(hx, &mask, &neg) && q.signo <= 64 && ((mask >> (q.signo - 1)) & 1);
+	}
+	return 0;
 }
 
 /* 1 when tid is new this generation (and records it). */
@@ -472,7 +539,12 @@ static int scan_and_signal(struct slotset *set, struct xs_qfail *fail)
 			}
 			struct slot *s = &set->slots[q.n];
 			fill_slot(s, (pid_t)tid);
-			int r = send_park((pid_t)tid, q.n);
+			/* a thread that did not answer before and still has our
+			 * signal pending gets no second one: it parks when that
+			 * one is delivered */
+			int r = noresp_has((pid_t)tid) && sig_pending((pid_t)tid)
+					? 0
+					: send_park((pid_t)tid, q.n);
 			q.n++;
 			added++;
 			if (r == -ESRCH) {
@@ -593,6 +665,9 @@ int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail)
 			return 0;
 		if (wait_arrivals(set, deadline, &fail->tid)) {
 			fail->why = XS_QWHY_TIMEOUT;
+			for (unsigned i = 0; i < q.n; i++)
+				if (!set->slots[i].gone && atomic_load(&set->slots[i].arrived) != q.gen)
+					noresp_add(set->slots[i].tid);
 			break;
 		}
 	}
@@ -667,6 +742,7 @@ void xs_quiesce_atfork_child(void)
 	atomic_store(&q.phase, 0);
 	atomic_store(&q.narrived, 0);
 	atomic_store(&q.waiting, 0);
+	memset(q.noresp, 0, sizeof(q.noresp));
 }
 
 /* ---- diagnosis (outside the window) ------------------------------------- */
