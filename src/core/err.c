@@ -14,5 +14,10 @@ int xs_err_set(struct xs_err *err, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	/* Names quoted in messages come from untrusted payload bytes: keep the
+	 * message one printable line whatever they hold. */
+	for (char *p = err->msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = '?';
 	return code;
 }
