@@ -236,3 +236,16 @@ def test_unload_waits_until_no_thread_runs_in_the_payload(eng, start):
     t.cli("unload", "cb", check=0)
     assert states(t) == {}
     assert t.query("work 1") == "2"
+
+
+def test_works_when_memory_may_not_become_executable(eng, start):
+    """systemd's MemoryDenyWriteExecute= (prctl PR_SET_MDWE): the payload's
+    code is mapped executable from a memfd, never made executable later."""
+    t = start([eng.target])
+    if t.query("mdwe") != "mdwe 0":
+        pytest.skip("this kernel has no PR_SET_MDWE")
+    t.cli("load", eng.payload["p_work"], check=0)
+    assert t.query("work 1") == "1001"
+    t.cli("revert", "p_work", check=0)
+    t.cli("unload", "p_work", check=0)
+    assert t.query("work 1") == "2"

@@ -21,6 +21,7 @@
  *   exec           -> the child of a fork execs this program ("exec PID"),
  *                     then it behaves like "fork"
  *   sigall         -> install a handler for every signal ("sigall N")
+ *   mdwe           -> prctl(PR_SET_MDWE): memory may never be W+X or gain X
  *   cbhold / cbrelease -> a thread "cbthread" calls through the function
  *                     pointer `callback` (a payload's load hook may point it
  *                     into the payload) and stays there until released
@@ -36,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -404,6 +406,10 @@ static void command(char *line)
 		do_fork(!strcmp(cmd, "exec"));
 	} else if (!strcmp(cmd, "exit")) {
 		exit(0);
+	} else if (!strcmp(cmd, "mdwe")) {
+		/* what systemd's MemoryDenyWriteExecute= sets: no page may be
+		 * writable and executable, none may become executable */
+		printf("mdwe %d\n", prctl(65 /* PR_SET_MDWE */, 1 /* REFUSE_EXEC_GAIN */, 0, 0, 0));
 	} else if (!strcmp(cmd, "sigall")) {
 		printf("sigall %d\n", sigall());
 	} else if (!strcmp(cmd, "cbhold")) {
