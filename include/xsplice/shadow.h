@@ -45,11 +45,15 @@
  * the same rules as the hook.
  *
  * Ownership: each shadow variable remembers the code address its allocation
- * was called from.  When a payload is unloaded, the agent can free the
- * shadow variables that payload's code allocated (without calling any
- * destructor).  A tail call (`return xsplice_shadow_alloc(...)`) records the
- * caller's caller instead; assign the result before returning if that
- * matters.
+ * was called from.  Reverting a payload leaves its shadow variables alone (a
+ * re-apply finds them again).  Unloading it frees the ones its code
+ * allocated when the payload asks for it with the metadata
+ * `shadow_free=1` (XSPLICE_META(shadow_free, "1") or
+ * `xsplice-pack --meta shadow_free=1`) — without calling any destructor,
+ * since the payload's code is going away; otherwise they stay, for a later
+ * payload to use or free.  A tail call (`return xsplice_shadow_alloc(...)`)
+ * records the caller's caller instead; assign the result before returning
+ * if that matters.  `xsplice dump` shows the count per id and per payload.
  */
 #ifndef XSPLICE_SHADOW_H
 #define XSPLICE_SHADOW_H

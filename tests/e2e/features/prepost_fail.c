@@ -1,0 +1,46 @@
+/* A pre-apply hook that vetoes (the design's xen_prepost_hooks_fail): no
+ * other hook may run, so each of them leaves a word in the trace. */
+#include <errno.h>
+#include <xsplice/patch.h>
+#include "ftarget.h"
+
+static long calc_never(long n)
+{
+	return n + 200;
+}
+XSPLICE_REPLACE(calc, calc_never);
+
+static int pre_apply(struct xsplice_payload *p)
+{
+	(void)p;
+	trace("pre-apply");
+	return -ECANCELED;
+}
+static void post_apply(struct xsplice_payload *p)
+{
+	trace_int("post-apply", xsplice_payload_rc(p));
+}
+static int pre_revert(struct xsplice_payload *p)
+{
+	(void)p;
+	trace("pre-revert");
+	return 0;
+}
+static void post_revert(struct xsplice_payload *p)
+{
+	trace_int("post-revert", xsplice_payload_rc(p));
+}
+static void on_load(void)
+{
+	trace("load");
+}
+static void on_unload(void)
+{
+	trace("unload");
+}
+XSPLICE_PREAPPLY_HOOK(pre_apply);
+XSPLICE_POSTAPPLY_HOOK(post_apply);
+XSPLICE_PREREVERT_HOOK(pre_revert);
+XSPLICE_POSTREVERT_HOOK(post_revert);
+XSPLICE_LOAD_HOOK(on_load);
+XSPLICE_UNLOAD_HOOK(on_unload);
