@@ -33,6 +33,7 @@
 #include "agent/shadow_internal.h"
 #include "agent/stackcheck.h"
 #include "agent/textpoke.h"
+#include "agent/threadinfo.h"
 #include "agent/unwind.h"
 
 #define DEFAULT_DEADLINE_MS 3000
@@ -397,7 +398,7 @@ static int busy_message(const struct plan *pl, const struct attempt *at, unsigne
 {
 	char what[256], name[64], why[320];
 	if (at->qf.why == XS_QWHY_TIMEOUT) {
-		xs_quiesce_describe(at->qf.tid, xs_quiesce_signal(), why, sizeof(why));
+		xs_thread_describe(at->qf.tid, xs_quiesce_signal(), why, sizeof(why));
 		return xs_err_set(err, -EBUSY,
 				  "cannot pause the process: %s (%u of %u threads paused; %u "
 				  "attempts in %lu ms)",

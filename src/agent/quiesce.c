@@ -10,15 +10,7 @@
  * Slot arrays are never freed: a late handler may still look at the array
  * it was signalled for.  Growth is geometric, so the waste is bounded.
  *
- * Syscall restart.  For poll, nanosleep, epoll_wait, select, futex with a
- * timeout, ... the kernel returns EINTR whenever a handler ran, SA_RESTART
- * or not.  The program must not see our signal, so before signalling a
- * thread the control thread reads /proc/self/task/TID/syscall (the syscall
- * it is blocked in, with its arguments and user PC); when the handler then
- * finds -EINTR right after that very `syscall` instruction with the same
- * arguments, it rewinds the context to issue the syscall again.  A relative
- * timeout restarts from its full length (the wait may be longer, never
- * shorter, which these interfaces allow).
+ * Syscalls our signal interrupts are restarted (sysrestart.h).
  */
 #include "agent/quiesce.h"
 
@@ -26,7 +18,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +25,8 @@
 #include <unistd.h>
 
 #include "agent/rawsys.h"
+#include "agent/sysrestart.h"
+#include "agent/threadinfo.h"
 
 enum { PH_PARK = 1, PH_ACT = 2, PH_RELEASE = 3 };
 /* times a thread may decline to park in one attempt (its PC in code about to
@@ -49,8 +42,7 @@ struct slot {
 	/* written by the control thread before the signal (seqlock) */
 	_Atomic uint32_t seq;
 	int32_t tid;
-	long sys_nr; /* -1: not blocked in a syscall */
-	uintptr_t sys_args[6], sys_pc;
+	struct xs_sysinfo sys; /* the syscall it was blocked in */
 	_Atomic uint32_t fill_gen; /* generation the fields above are for */
 	/* control-thread bookkeeping */
 	int gone;
@@ -100,83 +92,26 @@ static uint64_t now_ns(void)
 
 /* ---- the handler (async-signal-safe) ------------------------------------ */
 
-static int read_sysinfo(struct slot *s, pid_t tid, long *nr, uintptr_t args[6], uintptr_t *pc)
+/* The slot's syscall info, if consistent and for thread tid (seqlock). */
+static int read_sysinfo(struct slot *s, pid_t tid, struct xs_sysinfo *out)
 {
 	uint32_t a = atomic_load_explicit(&s->seq, memory_order_acquire);
 	if (a & 1)
 		return 0;
 	int32_t t = s->tid;
-	*nr = s->sys_nr;
-	for (int i = 0; i < 6; i++)
-		args[i] = s->sys_args[i];
-	*pc = s->sys_pc;
+	*out = s->sys;
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != a)
 		return 0;
-	return t == tid && *nr >= 0;
-}
-
-/*
- * Syscalls that may fail with EINTR although SA_RESTART is set, and that
- * had no effect when they did: issuing them again is what the program
- * would have seen without our signal.  (close and connect are not here:
- * their EINTR has side effects.)
- */
-static int restartable(long nr)
-{
-	switch (nr) {
-	case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
-	case SYS_poll: case SYS_select: case SYS_pause: case SYS_nanosleep:
-	case SYS_accept: case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg:
-	case SYS_recvmsg: case SYS_semop: case SYS_msgsnd: case SYS_msgrcv:
-	case SYS_rt_sigtimedwait: case SYS_rt_sigsuspend: case SYS_futex:
-	case SYS_io_getevents: case SYS_semtimedop: case SYS_clock_nanosleep:
-	case SYS_epoll_wait: case SYS_mq_timedsend: case SYS_mq_timedreceive:
-	case SYS_pselect6: case SYS_ppoll: case SYS_epoll_pwait: case SYS_accept4:
-	case SYS_recvmmsg: case SYS_sendmmsg: case 441 /* epoll_pwait2 */:
-	case 449 /* futex_waitv */:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* The syscall number of the `syscall` instruction ending at ip, when the
- * instruction before it loads eax with a constant (what libc emits). */
-static long decode_nr(const uint8_t *ip)
-{
-	/* the bytes before the syscall instruction may be on another page */
-	if (((uintptr_t)(ip - 7) ^ (uintptr_t)(ip - 2)) >> 12)
-		return -1;
-	if (ip[-4] == 0x31 && ip[-3] == 0xc0) /* xor %eax,%eax */
-		return 0;
-	if (ip[-7] == 0xb8) /* mov $imm32,%eax */
-		return (long)((uint32_t)ip[-6] | (uint32_t)ip[-5] << 8 | (uint32_t)ip[-4] << 16 |
-			      (uint32_t)ip[-3] << 24);
-	return -1;
+	return t == tid;
 }
 
 static void maybe_restart(struct slot *s, pid_t tid, ucontext_t *uc)
 {
-	greg_t *g = uc->uc_mcontext.gregs;
-	if (g[REG_RAX] != -EINTR)
-		return;
-	const uint8_t *ip = (const uint8_t *)g[REG_RIP];
-	if (ip[-2] != 0x0f || ip[-1] != 0x05) /* syscall */
-		return;
-	long nr;
-	uintptr_t args[6], pc;
-	const greg_t regs[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
-	int same = read_sysinfo(s, tid, &nr, args, &pc) && pc == (uintptr_t)ip;
-	for (int i = 0; same && i < 6; i++)
-		same = (uintptr_t)regs[i] == args[i];
-	if (!same)
-		nr = decode_nr(ip);
-	if (!restartable(nr))
-		return;
-	g[REG_RAX] = nr;
-	g[REG_RIP] -= 2;
-	atomic_fetch_add_explicit(&q.restarts, 1, memory_order_relaxed);
+	struct xs_sysinfo info;
+	int known = s && read_sysinfo(s, tid, &info);
+	if (xs_sys_restart(uc, known ? &info : NULL))
+		atomic_fetch_add_explicit(&q.restarts, 1, memory_order_relaxed);
 }
 
 static void wait_while(const _Atomic uint32_t *word, uint32_t val)
@@ -364,72 +299,13 @@ int xs_quiesce_prepare(struct xs_err *err)
 
 /* ---- the window (control thread) ---------------------------------------- */
 
-static const char *parse_num(const char *p, uintptr_t *v, int *neg)
-{
-	int base = 10;
-	*v = 0;
-	*neg = 0;
-	while (*p == ' ')
-		p++;
-	if (*p == '-')
-		*neg = 1, p++;
-	if (p[0] == '0' && p[1] == 'x')
-		base = 16, p += 2;
-	const char *start = p;
-	for (;; p++) {
-		unsigned d;
-		if (*p >= '0' && *p <= '9')
-			d = (unsigned)(*p - '0');
-		else if (base == 16 && *p >= 'a' && *p <= 'f')
-			d = (unsigned)(*p - 'a' + 10);
-		else
-			break;
-		*v = *v * base + d;
-	}
-	return p == start ? NULL : p;
-}
-
-static char *task_path(char *buf, pid_t tid, const char *leaf)
-{
-	char *p = buf;
-	for (const char *s = "/proc/self/task/"; *s;)
-		*p++ = *s++;
-	p = xs_fmt_u64(p, (uint64_t)tid);
-	*p++ = '/';
-	while (*leaf)
-		*p++ = *leaf++;
-	*p = 0;
-	return buf;
-}
-
-/* What syscall (if any) `tid` is blocked in: "nr a1..a6 sp pc". */
-static void read_proc_syscall(pid_t tid, struct slot *s)
-{
-	char path[64], buf[256];
-	uintptr_t v[9];
-	int neg;
-	s->sys_nr = -1;
-	if (xs_raw_read_file(task_path(path, tid, "syscall"), buf, sizeof(buf)) <= 0)
-		return;
-	const char *p = buf;
-	for (int i = 0; i < 9; i++) {
-		p = parse_num(p, &v[i], &neg);
-		if (!p || (neg && i == 0))
-			return;
-	}
-	for (int i = 0; i < 6; i++)
-		s->sys_args[i] = v[1 + i];
-	s->sys_pc = v[8];
-	s->sys_nr = (long)v[0];
-}
-
 static void fill_slot(struct slot *s, pid_t tid)
 {
 	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
 	atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 	s->tid = tid;
-	read_proc_syscall(tid, s);
+	xs_task_syscall(tid, &s->sys);
 	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 	s->gone = 0;
 	s->declines = 0;
@@ -464,32 +340,6 @@ static int noresp_has(pid_t tid)
 	for (unsigned i = 0; i < NORESP_MAX; i++)
 		if (q.noresp[i] == tid)
 			return 1;
-	return 0;
-}
-
-/* Is our signal pending for thread tid (SigPnd of its status)? */
-static int sig_pending(pid_t tid)
-{
-	char path[64], buf[2048];
-	uintptr_t mask;
-	int neg;
-	if (xs_raw_read_file(task_path(path, tid, "status"), buf, sizeof(buf)) <= 0)
-		return 0;
-	for (const char *p = buf; *p; p++) {
-		if (p[0] != '\n' || p[1] != 'S' || p[2] != 'i' || p[3] != 'g' || p[4] != 'P' ||
-		    p[5] != 'n' || p[6] != 'd' || p[7] != ':')
-			continue;
-		p += 8;
-		while (*p == '\t' || *p == ' ')
-			p++;
-		/* the mask is bare hex: give parse_num its 0x */
-		char hx[24] = "0x";
-		unsigned k = 2;
-		while (k < sizeof(hx) - 1 && ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			hx[k++] = *p++;
-		hx[k] = 0;
-		return parse_num(hx, &mask, &neg) && q.signo <= 64 && ((mask >> (q.signo - 1)) & 1);
-	}
 	return 0;
 }
 
@@ -528,7 +378,7 @@ static int scan_and_signal(struct slotset *set, struct xs_qfail *fail)
 			off += d->reclen;
 			uintptr_t tid;
 			int neg;
-			if (!parse_num(d->name, &tid, &neg) || (pid_t)tid == q.self)
+			if (!xs_parse_num(d->name, &tid, &neg) || (pid_t)tid == q.self)
 				continue;
 			if (!hash_add(set, (pid_t)tid))
 				continue;
@@ -542,7 +392,7 @@ static int scan_and_signal(struct slotset *set, struct xs_qfail *fail)
 			/* a thread that did not answer before and still has our
 			 * signal pending gets no second one: it parks when that
 			 * one is delivered */
-			int r = noresp_has((pid_t)tid) && sig_pending((pid_t)tid)
+			int r = noresp_has((pid_t)tid) && xs_task_sig_pending((pid_t)tid, q.signo)
 					? 0
 					: send_park((pid_t)tid, q.n);
 			q.n++;
@@ -560,21 +410,6 @@ static int scan_and_signal(struct slotset *set, struct xs_qfail *fail)
 	return added;
 }
 
-/* Has `tid` exited (gone, or a zombie main thread after pthread_exit)? */
-static int thread_dead(pid_t tid)
-{
-	char path[64], buf[512];
-	if (xs_sys3(SYS_tgkill, q.pid, tid, 0) == -ESRCH)
-		return 1;
-	if (xs_raw_read_file(task_path(path, tid, "stat"), buf, sizeof(buf)) <= 0)
-		return 1;
-	char *rp = NULL;
-	for (char *p = buf; *p; p++)
-		if (*p == ')')
-			rp = p;
-	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
-}
-
 /* Count threads that must still arrive; mark exited ones gone if `check`. */
 static unsigned missing(struct slotset *set, int check, pid_t *first)
 {
@@ -584,7 +419,7 @@ static unsigned missing(struct slotset *set, int check, pid_t *first)
 		struct slot *s = &set->slots[i];
 		if (s->gone || atomic_load(&s->arrived) == q.gen)
 			continue;
-		if (check && thread_dead(s->tid)) {
+		if (check && xs_task_dead(q.pid, s->tid)) {
 			s->gone = 1;
 			continue;
 		}
@@ -743,57 +578,4 @@ void xs_quiesce_atfork_child(void)
 	atomic_store(&q.narrived, 0);
 	atomic_store(&q.waiting, 0);
 	memset(q.noresp, 0, sizeof(q.noresp));
-}
-
-/* ---- diagnosis (outside the window) ------------------------------------- */
-
-void xs_thread_name(pid_t tid, char *out, size_t cap)
-{
-	char path[64], buf[64];
-	long n = xs_raw_read_file(task_path(path, tid, "comm"), buf, sizeof(buf));
-	if (n <= 0) {
-		snprintf(out, cap, "?");
-		return;
-	}
-	if (buf[n - 1] == '\n')
-		buf[n - 1] = 0;
-	snprintf(out, cap, "%s", buf);
-}
-
-/* Is signal `signo` set in the hex mask of line "Key:\t0000..." ? */
-static int mask_has(const char *status, const char *key, int signo)
-{
-	const char *p = strstr(status, key);
-	if (!p)
-		return 0;
-	p += strlen(key);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	unsigned long long m = strtoull(p, NULL, 16);
-	return signo <= 64 && ((m >> (signo - 1)) & 1);
-}
-
-void xs_quiesce_describe(pid_t tid, int signo, char *out, size_t cap)
-{
-	char path[64], status[4096], name[64];
-	xs_thread_name(tid, name, sizeof(name));
-	if (xs_raw_read_file(task_path(path, tid, "status"), status, sizeof(status)) <= 0) {
-		snprintf(out, cap, "thread %d (%s) did not stop and has exited since", tid, name);
-		return;
-	}
-	const char *st = strstr(status, "\nState:");
-	char state = st ? st[8] : '?';
-	if (mask_has(status, "\nSigBlk:", signo))
-		snprintf(out, cap, "thread %d (%s) blocks signal %d (XSPLICE_SIGNAL), so it cannot "
-			 "be paused", tid, name, signo);
-	else if (state == 'T')
-		snprintf(out, cap, "thread %d (%s) is stopped (SIGSTOP)", tid, name);
-	else if (state == 't')
-		snprintf(out, cap, "thread %d (%s) is stopped by a debugger (ptrace)", tid, name);
-	else if (state == 'D')
-		snprintf(out, cap, "thread %d (%s) is in uninterruptible sleep (state D)", tid,
-			 name);
-	else
-		snprintf(out, cap, "thread %d (%s) did not answer signal %d in time (state %c)",
-			 tid, name, signo, state);
 }

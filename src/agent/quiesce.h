@@ -88,10 +88,4 @@ uint64_t xs_quiesce_restarts(void);
 /* In a forked child: forget the parent's threads. */
 void xs_quiesce_atfork_child(void);
 
-/* Describe why thread `tid` could not be parked (reads /proc; outside the
- * window): "thread 123 (worker) blocks signal 42". */
-void xs_quiesce_describe(pid_t tid, int signo, char *out, size_t cap);
-/* The thread's name from /proc/self/task/TID/comm ("?" when gone). */
-void xs_thread_name(pid_t tid, char *out, size_t cap);
-
 #endif

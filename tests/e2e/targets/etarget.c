@@ -74,14 +74,17 @@ PATCHABLE int hold_fn(void)
 }
 
 static atomic_int cb_hold;
+extern atomic_int cb_entered;
 int cb_default(void)
 {
+	atomic_store(&cb_entered, 1);
 	return 0;
 }
 /* a payload's load hook may point this into the payload */
 int (*volatile callback)(void) = cb_default;
-/* what a payload's callback polls */
+/* what a payload's callback polls, and sets once it runs */
 atomic_int *cb_hold_flag = &cb_hold;
+atomic_int cb_entered;
 
 /* ---- threads -------------------------------------------------------------- */
 
@@ -93,7 +96,7 @@ static void *holder_main(void *a)
 	return NULL;
 }
 
-static atomic_int unblock_flag;
+static atomic_int unblock_flag, blocker_ready;
 static void *blocker_main(void *a)
 {
 	sigset_t all;
@@ -101,6 +104,7 @@ static void *blocker_main(void *a)
 	pthread_setname_np(pthread_self(), "blocker");
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	atomic_store(&blocker_ready, 1);
 	while (!atomic_load(&unblock_flag))
 		poll(NULL, 0, 5);
 	return NULL;
@@ -365,6 +369,8 @@ static void command(char *line)
 		printf("%d\n", hold_fn());
 	} else if (!strcmp(cmd, "blocker")) {
 		pthread_create(&t_blocker, NULL, blocker_main, NULL);
+		while (!atomic_load(&blocker_ready))
+			poll(NULL, 0, 1);
 		printf("blocking\n");
 	} else if (!strcmp(cmd, "unblock")) {
 		atomic_store(&unblock_flag, 1);
@@ -414,7 +420,10 @@ static void command(char *line)
 		printf("sigall %d\n", sigall());
 	} else if (!strcmp(cmd, "cbhold")) {
 		atomic_store(&cb_hold, 1);
+		atomic_store(&cb_entered, 0);
 		pthread_create(&t_cb, NULL, cb_main, NULL);
+		while (!atomic_load(&cb_entered))
+			poll(NULL, 0, 1);
 		printf("cbheld\n");
 	} else if (!strcmp(cmd, "cbrelease")) {
 		atomic_store(&cb_hold, 0);

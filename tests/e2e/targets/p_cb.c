@@ -8,6 +8,7 @@
 extern long work(long x);
 extern int (*volatile callback)(void);
 extern atomic_int *cb_hold_flag;
+extern atomic_int cb_entered;
 
 static long work_cb(long x)
 {
@@ -17,6 +18,7 @@ XSPLICE_REPLACE(work, work_cb);
 
 static int cb_in_payload(void)
 {
+	atomic_store(&cb_entered, 1);
 	while (atomic_load(cb_hold_flag))
 		poll(NULL, 0, 5);
 	return 1;

@@ -1,0 +1,36 @@
+/*
+ * What /proc/self/task/TID says about a thread.  Everything but the two
+ * message builders at the end uses raw syscalls and fixed buffers only, so
+ * it may run in the quiesce window.
+ */
+#ifndef XS_AGENT_THREADINFO_H
+#define XS_AGENT_THREADINFO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The syscall a blocked thread is in (from .../syscall). */
+struct xs_sysinfo {
+	long nr; /* -1: not in a syscall (running, or unknown) */
+	uintptr_t args[6];
+	uintptr_t pc; /* user PC: right after the syscall instruction */
+};
+
+/* A decimal or 0x-hex number after optional spaces and '-'; NULL if none. */
+const char *xs_parse_num(const char *p, uintptr_t *v, int *neg);
+/* "/proc/self/task/TID/leaf" into buf (64 bytes are enough). */
+char *xs_task_path(char *buf, pid_t tid, const char *leaf);
+
+void xs_task_syscall(pid_t tid, struct xs_sysinfo *out);
+/* Exited, or a zombie (a main thread after pthread_exit)? */
+int xs_task_dead(pid_t pid, pid_t tid);
+/* Is `signo` pending for the thread itself (SigPnd)? */
+int xs_task_sig_pending(pid_t tid, int signo);
+
+/* Outside the window. */
+void xs_thread_name(pid_t tid, char *out, size_t cap);
+/* Why it did not park: "thread 123 (worker) blocks signal 42 ..." */
+void xs_thread_describe(pid_t tid, int signo, char *out, size_t cap);
+
+#endif
