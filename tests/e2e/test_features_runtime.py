@@ -4,7 +4,7 @@ import os
 
 import re
 
-from features.fhelp import fb, payloads  # noqa: F401
+from features.fhelp import fb, payloads, trace  # noqa: F401
 
 
 def shadow_rows(t):
@@ -94,6 +94,52 @@ def test_shadow_variables_survive_unload_unless_the_payload_asks(fb, start):
     t.cli("load", keep, check=0)
     assert t.query("touch 4") == "40001"  # afresh
     assert t.query("touch 2") == "20003"
+
+
+def test_shadow_variables_from_hooks_inside_the_quiesce_window(fb, start):
+    sh = fb.payload("shadow_hooks")
+    t = start([fb.target])
+    for k in (1, 2, 3):
+        assert t.query(f"add {k} {k}0") == "ok"
+    t.cli("upload", "tags", sh, check=0)
+    t.cli("apply", "tags", check=0)
+    assert trace(t) == ["tagged=3"]  # the load hook tagged the live nodes
+    assert shadow_rows(t)[0x7A6] == 3
+    assert [t.query(f"touch {k}") for k in (1, 2, 3)] == ["7", "14", "21"]
+    assert t.query("add 4 40") == "ok"
+    assert t.query("touch 4") == "-1"  # born after the load hook
+
+    t.cli("revert", "tags", check=0)
+    assert trace(t) == ["untagged"]  # the unload hook freed every tag
+    assert t.query("get shadow_dtors") == "3"
+    assert shadow_rows(t).get(0x7A6, 0) == 0
+    assert t.query("touch 2") == "20"
+    t.cli("apply", "tags", check=0)
+    assert trace(t) == ["tagged=4"]
+    assert t.query("touch 4") == "28"
+
+
+def test_shadow_calls_in_the_window_never_hang_on_a_parked_lock_holder(fb, start):
+    """A target thread allocates and frees shadow variables in a loop, so the
+    quiesce signal often parks it holding the store's lock; the payload's
+    load and unload hooks use the store inside the window.  Every apply and
+    revert completes, and every hook call works or says EDEADLK."""
+    sw = fb.payload("shadow_window")
+    t = start([fb.target])
+    assert t.query("hammer") == "ok"
+    t.cli("upload", "window", sw, check=0)
+    cycles = 100
+    for _ in range(cycles):
+        t.cli("apply", "window", check=0)
+        assert t.query("calc 1") == "701"
+        t.cli("revert", "window", check=0)
+        assert t.query("calc 1") == "2"
+    ok, busy, err = (int(t.query(f"get window_{k}")) for k in ("ok", "busy", "err"))
+    assert err == 0
+    assert ok + busy == 2 * cycles
+    # the hammering thread is still going
+    before = int(t.query("rounds"))
+    assert any(int(t.query("rounds")) > before for _ in range(10000))
 
 
 def thread_tids(pid):

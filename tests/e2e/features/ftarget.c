@@ -17,10 +17,13 @@
  *                         reply with the tids of main and every worker
  *   ptlog              -> the tids recorded by per-thread actions, and the
  *                         patched result each of them saw
+ *   hammer / rounds    -> start a thread that allocates and frees shadow
+ *                         variables in a loop / how many rounds it made
  *
  * Everything a payload touches is global and `noipa` so that the compiler
  * neither inlines nor propagates across it.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -43,6 +46,7 @@ int prepost_veto_revert = 1; /* the pre-revert hook vetoes while this is set */
 int veto_replace_revert, veto_replace_apply;
 int param_count;
 int shadow_dtors;
+int window_ok, window_busy, window_err;
 
 static struct {
 	const char *name;
@@ -56,6 +60,9 @@ static struct {
 	{"veto_replace_apply", &veto_replace_apply},
 	{"param_count", &param_count},
 	{"shadow_dtors", &shadow_dtors},
+	{"window_ok", &window_ok},
+	{"window_busy", &window_busy},
+	{"window_err", &window_err},
 };
 
 static int *var_by_name(const char *name)
@@ -292,6 +299,43 @@ static void start_threads(int n)
 	printf("\n");
 }
 
+/* ---- a thread that keeps the agent's shadow store busy -------------------------------- */
+
+static unsigned long hammer_rounds;
+
+/* Allocate and free a shadow variable over and over through the agent's
+ * exported API, so that the agent's quiesce signal often parks this thread
+ * with the store's lock held. */
+static void *hammer_main(void *arg)
+{
+	void *(*get_or_alloc)(const void *, unsigned long, size_t, void *, void *) = arg;
+	void (*free_fn)(const void *, unsigned long, void *) =
+		(void (*)(const void *, unsigned long, void *))dlsym(RTLD_DEFAULT,
+								    "xsplice_shadow_free");
+	static char obj;
+
+	for (;;) {
+		if (get_or_alloc(&obj, 0x4a4d, 64, NULL, NULL))
+			free_fn(&obj, 0x4a4d, NULL);
+		__atomic_add_fetch(&hammer_rounds, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void start_hammer(void)
+{
+	void *f = dlsym(RTLD_DEFAULT, "xsplice_shadow_get_or_alloc");
+	pthread_t th;
+
+	if (!f || !dlsym(RTLD_DEFAULT, "xsplice_shadow_free")) {
+		printf("error: the agent's shadow API is not there\n");
+		return;
+	}
+	if (pthread_create(&th, NULL, hammer_main, f) != 0)
+		abort();
+	printf("ok\n");
+}
+
 /* ---- the request loop ------------------------------------------------------------------ */
 
 static void reply_nodes(const char *cmd, long k, long v)
@@ -347,6 +391,10 @@ static void serve(char *line)
 		reply_nodes(cmd, a, b);
 	} else if (sscanf(line, "threads %ld", &a) == 1) {
 		start_threads((int)a);
+	} else if (strcmp(cmd, "hammer") == 0) {
+		start_hammer();
+	} else if (strcmp(cmd, "rounds") == 0) {
+		printf("%lu\n", __atomic_load_n(&hammer_rounds, __ATOMIC_RELAXED));
 	} else if (strcmp(cmd, "ptlog") == 0) {
 		int n = __atomic_load_n(&pt_count, __ATOMIC_SEQ_CST);
 

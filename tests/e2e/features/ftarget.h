@@ -15,6 +15,7 @@ extern int prepost_veto_revert;
 extern int veto_replace_revert, veto_replace_apply;
 extern int param_count;
 extern int shadow_dtors;
+extern int window_ok, window_busy, window_err;
 
 /* append a word / word=value to the target's hook trace (no malloc, no locks) */
 extern void trace(const char *word);
@@ -25,6 +26,7 @@ struct node {
 	long value;
 	struct node *next;
 };
+extern struct node *nodes;
 extern long node_touch(struct node *n);
 extern void node_free(struct node *n);
 
