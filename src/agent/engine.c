@@ -531,6 +531,13 @@ static int do_unload(struct xsplice_payload *p, const struct xs_action_opts *o, 
 	if (p->state == XS_STATE_APPLIED)
 		return xs_err_set(err, -EINVAL, "payload %s is applied: revert it before unloading",
 				  p->name);
+	for (const struct xsplice_payload *q = xs_eng.head; q; q = q->next)
+		for (unsigned i = 0; i < q->nuses; i++)
+			if (q->uses[i] == p)
+				return xs_err_set(err, -EINVAL,
+						  "payload %s links against symbols of %s: unload "
+						  "%s first",
+						  q->name, p->name, q->name);
 	/* no thread may still run in the code (a return address from before
 	 * the revert, a stub, a hook): check in a window */
 	int rc = p->l.text_end > p->l.text_start ? run_window(&pl, o, pause, err) : 0;

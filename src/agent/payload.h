@@ -52,6 +52,8 @@ struct xsplice_payload {
 	char *params;     /* key=value\0... (copy) */
 	size_t params_len;
 
+	struct xsplice_payload **uses; /* payloads whose symbols it linked against */
+	unsigned nuses;
 	struct xs_areas areas;
 	struct xs_linked l;
 	struct xs_fstate *fs; /* l.nfuncs entries */

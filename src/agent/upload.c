@@ -48,9 +48,23 @@ static int is_replacement(const struct xsplice_payload *p, uintptr_t addr)
 	return 0;
 }
 
+/* Remember that p links against q (q may then not be unloaded first). */
+static int add_use(struct xsplice_payload *p, struct xsplice_payload *q)
+{
+	for (unsigned i = 0; i < p->nuses; i++)
+		if (p->uses[i] == q)
+			return 0;
+	struct xsplice_payload **v = realloc(p->uses, (p->nuses + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v[p->nuses++] = q;
+	p->uses = v;
+	return 0;
+}
+
 static int resolve(void *ctx, const char *name, uintptr_t *addr)
 {
-	(void)ctx;
+	struct xsplice_payload *p = ctx;
 	for (size_t i = 0; i < sizeof(own_api) / sizeof(own_api[0]); i++)
 		if (!strcmp(own_api[i].name, name)) {
 			*addr = own_api[i].addr;
@@ -58,13 +72,16 @@ static int resolve(void *ctx, const char *name, uintptr_t *addr)
 		}
 	/* earlier payloads' new symbols, the most recent first wins */
 	const struct xs_symbol *found = NULL;
-	for (const struct xsplice_payload *q = xs_eng.head; q; q = q->next)
+	struct xsplice_payload *owner = NULL;
+	for (struct xsplice_payload *q = xs_eng.head; q; q = q->next)
 		for (unsigned k = 0; k < q->l.nsymbols; k++)
-			if (!strcmp(q->l.symbols[k].name, name))
+			if (!strcmp(q->l.symbols[k].name, name)) {
 				found = &q->l.symbols[k];
+				owner = q;
+			}
 	if (found) {
 		*addr = found->addr;
-		return 0;
+		return add_use(p, owner);
 	}
 	void *s = dlsym(RTLD_DEFAULT, name);
 	if (!s)
@@ -322,6 +339,7 @@ void xs_payload_destroy(struct xsplice_payload *p)
 	xs_near_unmap(&p->areas);
 	xs_linked_free(&p->l);
 	free(p->fs);
+	free(p->uses);
 	free(p->mod_path);
 	free(p->modinfo);
 	free(p->params);

@@ -16,7 +16,7 @@ import pytest
 from conftest import PAYLOAD_CFLAGS, TARGET_CFLAGS, cc, pack, run
 
 HERE = Path(__file__).resolve().parent / "targets"
-PAYLOADS = ("p_work", "p_hold", "p_cb")
+PAYLOADS = ("p_work", "p_hold", "p_cb", "p_lib", "p_user")
 # a short deadline where an action is expected to fail as busy
 QUICK = ("--timeout", "300")
 
@@ -249,3 +249,21 @@ def test_works_when_memory_may_not_become_executable(eng, start):
     t.cli("revert", "p_work", check=0)
     t.cli("unload", "p_work", check=0)
     assert t.query("work 1") == "2"
+
+
+def test_payload_linked_against_another_keeps_it_loaded(eng, start):
+    t = start([eng.target])
+    # the symbol it needs is not loaded yet
+    p = t.cli("upload", "user", eng.payload["p_user"], check=1)
+    assert "engine_lib_add" in p.stderr, p.stderr
+    t.cli("upload", "lib", eng.payload["p_lib"], check=0)
+    t.cli("upload", "user", eng.payload["p_user"], check=0)
+    t.cli("apply", "user", "--nodeps", check=0)
+    assert t.query("holdfn") == "7"  # user calls lib's new function
+    t.cli("revert", "user", check=0)
+    p = t.cli("unload", "lib", check=1)
+    assert "user" in p.stderr and "lib" in p.stderr, p.stderr
+    t.cli("unload", "user", check=0)
+    t.cli("unload", "lib", check=0)
+    assert states(t) == {}
+    assert t.query("holdfn") == "1"
