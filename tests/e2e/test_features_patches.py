@@ -20,6 +20,17 @@ def test_nop_patch_removes_an_instruction(fb, start):
     assert t.query("nop 7") == "7"
 
 
+def test_nop_patch_inside_a_function(fb, start):
+    nop = fb.payload("nop_inline")
+    t = start([fb.target])
+    assert t.query("inline 5") == str(5 + 0x100)
+    t.cli("upload", "nop", nop, check=0)
+    t.cli("apply", "nop", check=0)
+    assert t.query("inline 5") == "5"
+    t.cli("revert", "nop", check=0)
+    assert t.query("inline 5") == str(5 + 0x100)
+
+
 def test_expectation_that_matches_applies(fb, start):
     ok = fb.payload("expect_ok")
     t = start([fb.target])
