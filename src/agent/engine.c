@@ -712,5 +712,6 @@ void xs_engine_atfork_child(void)
 {
 	xs_quiesce_atfork_child();
 	xs_text_atfork_child();
+	xs_sdk_atfork_child();
 	xs_in_window = 0;
 }

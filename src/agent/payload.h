@@ -119,6 +119,7 @@ int xs_wfail_message(struct xs_err *err);
  * payload, wait until no walker can still see it (0), or give up (-1: the
  * payload must then not be freed). */
 int xs_sdk_unlink_wait(void);
+void xs_sdk_atfork_child(void);
 
 
 #endif

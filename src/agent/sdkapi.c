@@ -52,6 +52,14 @@ int xs_sdk_unlink_wait(void)
 	return 0;
 }
 
+/* The child of fork() has only the forking thread, which is not walking
+ * the list: walkers counted in the parent are not its own. */
+void xs_sdk_atfork_child(void)
+{
+	atomic_store(&readers[0], 0);
+	atomic_store(&readers[1], 0);
+}
+
 XSPLICE_API const char *xsplice_payload_name(const struct xsplice_payload *p)
 {
 	return p ? p->name : NULL;
