@@ -16,7 +16,7 @@ import pytest
 from conftest import PAYLOAD_CFLAGS, TARGET_CFLAGS, cc, pack, run
 
 HERE = Path(__file__).resolve().parent / "targets"
-PAYLOADS = ("p_work", "p_hold", "p_cb", "p_lib", "p_user")
+PAYLOADS = ("p_work", "p_hold", "p_cb", "p_lib", "p_user", "p_failapply")
 # a short deadline where an action is expected to fail as busy
 QUICK = ("--timeout", "300")
 
@@ -267,3 +267,24 @@ def test_payload_linked_against_another_keeps_it_loaded(eng, start):
     t.cli("unload", "lib", check=0)
     assert states(t) == {}
     assert t.query("holdfn") == "1"
+
+
+def test_replace_that_fails_in_the_window_rolls_everything_back(eng, start):
+    t = start([eng.target])
+    t.cli("upload", "work", eng.payload["p_work"], check=0)
+    t.cli("upload", "hold", eng.payload["p_hold"], check=0)
+    t.cli("upload", "bad", eng.payload["p_failapply"], check=0)
+    t.cli("apply", "work", check=0)
+    t.cli("apply", "hold", "--nodeps", check=0)
+    assert (t.query("work 1"), t.query("holdfn")) == ("1001", "2")
+
+    # reverts work and hold, applies bad, whose action fails: all undone
+    p = t.cli("replace", "bad", check=1)
+    assert "bad" in p.stderr and "action" in p.stderr, p.stderr
+    assert (t.query("work 1"), t.query("holdfn")) == ("1001", "2")
+    assert states(t) == {"work": "APPLIED", "hold": "APPLIED", "bad": "CHECKED"}
+
+    # and the stack order is intact: LIFO revert still works
+    t.cli("revert", "hold", check=0)
+    t.cli("revert", "work", check=0)
+    assert (t.query("work 1"), t.query("holdfn")) == ("2", "1")
