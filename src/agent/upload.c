@@ -182,6 +182,11 @@ static int prepare_func(struct xsplice_payload *p, unsigned i, const struct xs_m
 	if (!m || !(m->flags & XS_MAP_X))
 		return xs_err_set(err, -EINVAL, "function %s: 0x%lx is not in executable code",
 				  nm, (unsigned long)f->old_addr);
+	/* every byte read here (endbr64 test, expectation) must be mapped */
+	if (f->old_addr + (f->expect_len > XS_ARCH_ENDBR_SIZE ? f->expect_len : XS_ARCH_ENDBR_SIZE) >
+	    m->hi)
+		return xs_err_set(err, -EINVAL, "function %s: 0x%lx is too close to the end of its "
+				  "mapping", nm, (unsigned long)f->old_addr);
 	s->prot = PROT_READ | PROT_EXEC | ((m->flags & XS_MAP_W) ? PROT_WRITE : 0);
 	if ((f->flags & XSPLICE_FUNC_INLINE) && !f->expect_len)
 		return xs_err_set(err, -EINVAL,
