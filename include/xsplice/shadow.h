@@ -40,9 +40,10 @@
  * data lives in memory the agent maps itself (never malloc), so no lock a
  * parked thread could hold is involved — except the shadow lock itself.  If
  * a parked thread was interrupted in the middle of a shadow call, a call made
- * in the window fails (NULL, errno EDEADLK) instead of waiting forever.  The
- * constructor / destructor you pass then run inside the window too, under
- * the same rules as the hook.
+ * in the window fails instead of waiting forever: get / alloc return NULL
+ * with errno EDEADLK, free / free_all do nothing and set errno to EDEADLK.
+ * The constructor / destructor you pass then run inside the window too,
+ * under the same rules as the hook.
  *
  * Ownership: each shadow variable remembers the code address its allocation
  * was called from.  Reverting a payload leaves its shadow variables alone (a
