@@ -138,7 +138,10 @@ static void park(struct slot *s, uint32_t gen, ucontext_t *uc)
 		s->t.alt_lo = (uintptr_t)ss.ss_sp;
 		s->t.alt_hi = (uintptr_t)ss.ss_sp + ss.ss_size;
 	}
-	if (q.avoid && s->declines < MAX_DECLINES && q.avoid(q.avoid_ctx, s->t.pc)) {
+	/* decided once: the control thread clears `resignal` as soon as it
+	 * re-sends the signal, which may be before we look again */
+	int decline = q.avoid && s->declines < MAX_DECLINES && q.avoid(q.avoid_ctx, s->t.pc);
+	if (decline) {
 		/* in the middle of code about to change: let it run on a little
 		 * and be signalled again, rather than fail the whole attempt */
 		atomic_store(&s->resignal, 1);
@@ -149,7 +152,7 @@ static void park(struct slot *s, uint32_t gen, ucontext_t *uc)
 	atomic_fetch_add(&q.events, 1);
 	if (atomic_load(&q.waiting))
 		xs_futex_wake((const uint32_t *)&q.events, 1);
-	if (atomic_load(&s->resignal))
+	if (decline)
 		return;
 
 	wait_while(&q.phase, PHASE(gen, PH_PARK));
