@@ -2,10 +2,23 @@
  * The stack check of the quiesce window: is any parked thread executing in,
  * or about to return into, code that is being switched away from?
  *
- * Conservative on purpose: every 8-byte word from a thread's SP (minus the
- * 128-byte red zone) to the top of its stack mapping counts as a possible
- * return address, and so does its PC.  A stale word makes an attempt busy
- * (it is retried); a missed frame would crash the program.
+ * Precise where it can be, conservative where it cannot.  A thread whose PC
+ * is in a range is busy.  Otherwise its stack is unwound with the DWARF CFI
+ * of the modules and payloads (unwind.h), from the registers its signal
+ * interrupted, through signal frames: the return address of every frame is
+ * checked (and the byte before it: a call that ends a function), and the
+ * interrupted PC of a frame a signal stopped.  Stale words in the unused
+ * parts of live frames - an idle thread's old return addresses - are not
+ * frames and do not count.  Where the walk cannot go on (no CFI for a PC,
+ * CFI we do not understand, an implausible step), every 8-byte word from
+ * that frame's SP (minus the 128-byte red zone) to the top of its stack
+ * mapping counts as a return address, as do the stacks that words on a
+ * sigaltstack point into.  So a refusal may still be needless (it is
+ * retried); a missed frame, which would crash the program, is not.
+ *
+ * The word scan runs first, as a filter: a thread whose stack holds no word
+ * in any range is clear without unwinding (not on a sigaltstack, where the
+ * walk may reach stacks the scan does not).
  */
 #ifndef XS_AGENT_STACKCHECK_H
 #define XS_AGENT_STACKCHECK_H
