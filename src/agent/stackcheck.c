@@ -110,8 +110,14 @@ static const struct xs_srange *scan_stack(const struct xs_sranges *r, const stru
 	const struct xs_map *map = xs_maps_find(m, sp);
 	if (!map || !(map->flags & XS_MAP_R))
 		return NULL;
-	uintptr_t from = sp - RED_ZONE < map->lo ? map->lo : sp - RED_ZONE;
-	return scan(r, from, map->hi, hit);
+	uintptr_t from = sp - RED_ZONE < map->lo ? map->lo : sp - RED_ZONE, to = map->hi;
+	/* a stack may span read-write mappings that touch (as the unwinder
+	 * allows): scan up to where they end */
+	const unsigned rw = XS_MAP_R | XS_MAP_W;
+	for (const struct xs_map *end = m->v + m->n;
+	     map + 1 < end && map[1].lo == to && (map[1].flags & rw) == rw; map++)
+		to = map[1].hi;
+	return scan(r, from, to, hit);
 }
 
 /*
