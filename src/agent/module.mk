@@ -22,3 +22,9 @@ check-agent-exports: $(AGENT_SO)
 	if [ -n "$$bad" ]; then echo "libxsplice.so needs more than libc: $$bad"; exit 1; fi
 	@echo "libxsplice.so: exports only xsplice_* API, needs only libc"
 CHECK_TARGETS += check-agent-exports
+
+# Unit test of the rendezvous (tests/unit/test_quiesce.c), built by
+# tests/unit/module.mk with these sources under ASan.
+UNIT_SRCS_quiesce := src/agent/quiesce.c src/agent/threadinfo.c src/agent/sysrestart.c \
+	src/agent/rawsys.c
+UNIT_LIBS_quiesce := -lpthread

@@ -75,7 +75,7 @@ static struct {
 	uint32_t gen;
 	const uintptr_t *act_fns;
 	unsigned act_n;
-	char dents[32768];
+	char dents[32768] __attribute__((aligned(8))); /* linux_dirent64 records */
 	uint64_t t_first, pause_ns;
 	_Atomic uint64_t restarts;
 	void (*installed)(int, siginfo_t *, void *);

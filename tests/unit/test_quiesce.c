@@ -1,0 +1,313 @@
+/*
+ * The thread rendezvous (src/agent/quiesce.c) inside this test process:
+ * threads spinning, blocked in syscalls, with the signal blocked, being
+ * created and exiting while attempts run.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ut.h"
+#include "agent/quiesce.h"
+#include "agent/threadinfo.h"
+
+#define SIG (SIGRTMIN + 8)
+
+static atomic_int stop;
+
+/* a function with known bounds, called in a tight loop */
+long busy_fn(long x);
+extern const char busy_fn_end[];
+__asm__(".text\n"
+	".globl busy_fn\n"
+	".type busy_fn,@function\n"
+	"busy_fn:\n"
+	"	lea 1(%rdi), %rax\n"
+	"	nop\n"
+	"	nop\n"
+	"	nop\n"
+	"	ret\n"
+	".globl busy_fn_end\n"
+	"busy_fn_end:\n"
+	".size busy_fn, .-busy_fn\n");
+
+static void *spinner(void *a)
+{
+	long x = 0;
+	(void)a;
+	while (!atomic_load(&stop))
+		x = busy_fn(x);
+	return (void *)x;
+}
+
+static int pipefd[2];
+static atomic_long poll_bad;
+static void *poller(void *a)
+{
+	struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
+	(void)a;
+	int r = poll(&p, 1, -1);
+	if (r != 1)
+		atomic_fetch_add(&poll_bad, 1);
+	return NULL;
+}
+
+static pthread_t start(void *(*fn)(void *))
+{
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, fn, NULL), 0);
+	return t;
+}
+
+static void init_once(void)
+{
+	static int done;
+	struct xs_err err = {0};
+	if (done)
+		return;
+	assert_int_equal(xs_quiesce_init(SIG, &err), 0);
+	done = 1;
+}
+
+static void window(unsigned want_threads)
+{
+	struct xs_qfail f;
+	struct xs_err err = {0};
+	assert_int_equal(xs_quiesce_prepare(&err), 0);
+	assert_int_equal(xs_quiesce_begin(1000, &f), 0);
+	unsigned parked = 0;
+	for (unsigned i = 0; i < xs_quiesce_nthreads(); i++) {
+		const struct xs_qthread *t = xs_quiesce_thread(i);
+		if (t) {
+			assert_true(t->pc != 0 && t->sp != 0);
+			parked++;
+		}
+	}
+	xs_quiesce_end();
+	assert_int_equal(parked, want_threads);
+}
+
+static void test_parks_every_thread(void **state)
+{
+	(void)state;
+	pthread_t t[6];
+	init_once();
+	atomic_store(&stop, 0);
+	for (int i = 0; i < 6; i++)
+		t[i] = start(spinner);
+	for (int i = 0; i < 50; i++)
+		window(6);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 6; i++)
+		pthread_join(t[i], NULL);
+}
+
+static atomic_int actions;
+static __thread int ran_here;
+static void count_action(void)
+{
+	ran_here++;
+	atomic_fetch_add(&actions, 1);
+}
+
+static void test_per_thread_action_runs_once_per_thread(void **state)
+{
+	(void)state;
+	pthread_t t[4];
+	struct xs_qfail f;
+	struct xs_err err = {0};
+	const uintptr_t fns[] = {(uintptr_t)count_action};
+	init_once();
+	atomic_store(&stop, 0);
+	for (int i = 0; i < 4; i++)
+		t[i] = start(spinner);
+	assert_int_equal(xs_quiesce_prepare(&err), 0);
+	atomic_store(&actions, 0);
+	assert_int_equal(xs_quiesce_begin(1000, &f), 0);
+	xs_quiesce_perthread(fns, 1);
+	xs_quiesce_end();
+	assert_int_equal(atomic_load(&actions), 5); /* 4 + this thread */
+	assert_int_equal(ran_here, 1);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+}
+
+static void test_interrupted_poll_is_restarted(void **state)
+{
+	(void)state;
+	init_once();
+	assert_int_equal(pipe(pipefd), 0);
+	pthread_t t = start(poller);
+	usleep(20000); /* let it block */
+	uint64_t before = xs_quiesce_restarts();
+	for (int i = 0; i < 30; i++)
+		window(1);
+	assert_true(xs_quiesce_restarts() > before);
+	assert_int_equal(write(pipefd[1], "x", 1), 1);
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&poll_bad), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+static atomic_int blocker_go;
+static atomic_long blocker_tid;
+static void *blocker(void *a)
+{
+	sigset_t s;
+	(void)a;
+	sigemptyset(&s);
+	sigaddset(&s, SIG);
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	atomic_store(&blocker_tid, syscall(SYS_gettid));
+	while (!atomic_load(&blocker_go))
+		usleep(1000);
+	pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+	return NULL;
+}
+
+static void test_blocked_signal_times_out_and_is_named(void **state)
+{
+	(void)state;
+	struct xs_qfail f;
+	struct xs_err err = {0};
+	char why[256];
+	init_once();
+	atomic_store(&blocker_go, 0);
+	pthread_t t = start(blocker);
+	while (!atomic_load(&blocker_tid))
+		usleep(1000);
+	assert_int_equal(xs_quiesce_prepare(&err), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(xs_quiesce_begin(20, &f), -EBUSY);
+		assert_int_equal(f.why, XS_QWHY_TIMEOUT);
+		assert_int_equal(f.tid, (pid_t)atomic_load(&blocker_tid));
+	}
+	xs_thread_describe(f.tid, SIG, why, sizeof(why));
+	assert_non_null(strstr(why, "blocks signal"));
+	/* once it unblocks, its pending signal is handled and it parks again */
+	atomic_store(&blocker_go, 1);
+	pthread_join(t, NULL);
+	window(0);
+}
+
+static void *short_lived(void *a)
+{
+	(void)a;
+	return NULL;
+}
+
+static void *creator(void *a)
+{
+	(void)a;
+	while (!atomic_load(&stop)) {
+		pthread_t t;
+		if (!pthread_create(&t, NULL, short_lived, NULL))
+			pthread_join(t, NULL);
+	}
+	return NULL;
+}
+
+static void test_threads_coming_and_going(void **state)
+{
+	(void)state;
+	struct xs_qfail f;
+	struct xs_err err = {0};
+	init_once();
+	atomic_store(&stop, 0);
+	pthread_t c[2] = {start(creator), start(creator)};
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(xs_quiesce_prepare(&err), 0);
+		int rc;
+		while ((rc = xs_quiesce_begin(1000, &f)) == -EAGAIN && f.why == XS_QWHY_GROW)
+			assert_int_equal(xs_quiesce_prepare(&err), 0);
+		assert_int_equal(rc, 0);
+		xs_quiesce_end();
+	}
+	atomic_store(&stop, 1);
+	pthread_join(c[0], NULL);
+	pthread_join(c[1], NULL);
+}
+
+static int in_busy_fn(const void *ctx, uintptr_t pc)
+{
+	(void)ctx;
+	/* the entry itself is fine: the code there would be the new one */
+	return pc > (uintptr_t)busy_fn && pc < (uintptr_t)busy_fn_end;
+}
+
+static void test_threads_leave_code_about_to_change(void **state)
+{
+	(void)state;
+	pthread_t t[4];
+	struct xs_qfail f;
+	struct xs_err err = {0};
+	init_once();
+	atomic_store(&stop, 0);
+	for (int i = 0; i < 4; i++)
+		t[i] = start(spinner);
+	xs_quiesce_set_avoid(in_busy_fn, NULL);
+	for (int n = 0; n < 50; n++) {
+		assert_int_equal(xs_quiesce_prepare(&err), 0);
+		assert_int_equal(xs_quiesce_begin(1000, &f), 0);
+		for (unsigned i = 0; i < xs_quiesce_nthreads(); i++) {
+			const struct xs_qthread *q = xs_quiesce_thread(i);
+			assert_non_null(q);
+			assert_false(in_busy_fn(NULL, q->pc));
+		}
+		xs_quiesce_end();
+	}
+	xs_quiesce_set_avoid(NULL, NULL);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+}
+
+static void program_handler(int sig)
+{
+	(void)sig;
+}
+
+static void test_replaced_handler_is_reported(void **state)
+{
+	(void)state;
+	struct xs_err err = {0};
+	struct sigaction sa, old;
+	init_once();
+	assert_int_equal(xs_quiesce_check_handler(&err), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIG, &sa, &old);
+	assert_int_equal(xs_quiesce_check_handler(&err), -ENOTSUP);
+	assert_non_null(strstr(err.msg, "XSPLICE_SIGNAL"));
+	sigaction(SIG, &old, NULL);
+	assert_int_equal(xs_quiesce_check_handler(&err), 0);
+	/* init refuses a signal the program already handles, and non-RT ones */
+	sa.sa_handler = program_handler;
+	sigaction(SIGRTMIN + 10, &sa, NULL);
+	assert_int_equal(xs_quiesce_init(SIGRTMIN + 10, &err), -EBUSY);
+	assert_non_null(strstr(err.msg, "XSPLICE_SIGNAL"));
+	assert_int_equal(xs_quiesce_init(SIGUSR1, &err), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parks_every_thread),
+		cmocka_unit_test(test_per_thread_action_runs_once_per_thread),
+		cmocka_unit_test(test_interrupted_poll_is_restarted),
+		cmocka_unit_test(test_blocked_signal_times_out_and_is_named),
+		cmocka_unit_test(test_threads_coming_and_going),
+		cmocka_unit_test(test_threads_leave_code_about_to_change),
+		cmocka_unit_test(test_replaced_handler_is_reported),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
