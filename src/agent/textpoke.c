@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/membarrier.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -33,10 +34,20 @@ static void register_membarrier(void)
 		tp.sync_core = 1;
 }
 
+static int forced_mprotect(void)
+{
+	const char *v = getenv("XSPLICE_TEXT_WRITE");
+	return v && !strcmp(v, "mprotect");
+}
+
 int xs_text_init(struct xs_err *err)
 {
 	(void)err;
 	open_mem();
+	/* XSPLICE_TEXT_WRITE=mprotect: what happens on kernels that refuse
+	 * /proc/self/mem writes (proc_mem.force_override=never) */
+	if (forced_mprotect())
+		tp.procmem_ok = 0;
 	register_membarrier();
 	return 0;
 }
@@ -45,6 +56,8 @@ int xs_text_init(struct xs_err *err)
 void xs_text_atfork_child(void)
 {
 	open_mem();
+	if (forced_mprotect())
+		tp.procmem_ok = 0;
 	register_membarrier();
 }
 

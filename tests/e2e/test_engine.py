@@ -288,3 +288,25 @@ def test_replace_that_fails_in_the_window_rolls_everything_back(eng, start):
     t.cli("revert", "hold", check=0)
     t.cli("revert", "work", check=0)
     assert (t.query("work 1"), t.query("holdfn")) == ("2", "1")
+
+
+def test_text_written_with_mprotect_when_proc_mem_is_refused(eng, start):
+    """XSPLICE_TEXT_WRITE=mprotect takes the fallback path that kernels
+    refusing /proc/self/mem writes need."""
+    import json
+    t = start([eng.target], env={"XSPLICE_TEXT_WRITE": "mprotect"})
+    info = json.loads(t.cli("info", "--json", check=0).stdout)
+    assert info["text_write"] == "mprotect", info
+    t.cli("upload", "work", eng.payload["p_work"], check=0)
+    assert t.query("spin 2") == "spinning 2"
+    cycles(t, 20)
+    t.cli("apply", "work", check=0)
+    assert t.query("work 1") == "1001"
+    assert t.query("spinstop").endswith("bad 0")
+    t.cli("revert", "work", check=0)
+    assert t.query("work 1") == "2"
+    # the text is executable and not writable again
+    maps = open(f"/proc/{t.pid}/maps").read()
+    for line in maps.splitlines():
+        if line.endswith(str(eng.target)) and "x" in line.split()[1]:
+            assert line.split()[1].startswith("r-x"), line
