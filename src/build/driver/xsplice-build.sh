@@ -232,10 +232,42 @@ mapfile -t orig_objs < <(objects_of "$work/orig.cclog")
 snapshot "$work/orig.cclog" "$work/objs/orig"
 done_step "${#orig_objs[@]} objects compiled"
 
+# linked_objects CCLOG: the objects the build linked into TARGET, from its
+# link record (found by TARGET's file name, or --binary): object inputs as
+# they are, archives expanded to the logged objects named like their
+# members.  Nothing when no link of TARGET went through xsplice-cc.
+tbase="$(basename "${binary:-$target}")"
+linked_objects() {
+	local cclog="$1" in m
+	awk -F'\t' -v want="$tbase" -v path="${binary:+$work/src/$binary}" '
+		$1 == "link" && ((path != "" && $2 == path) || (path == "" && (n = split($2, p, "/")) && p[n] == want)) {
+			for (i = 3; i <= NF; i++) print $i
+		}' "$cclog" | awk '!seen[$0]++' | while IFS= read -r in; do
+		case "$in" in
+		*.a)
+			[ -f "$in" ] || continue
+			ar t "$in" 2>/dev/null | while IFS= read -r m; do
+				objects_of "$cclog" | awk -v m="$m" '{ n = split($0, p, "/") } p[n] == m'
+			done
+			;;
+		*) printf '%s\n' "$in" ;;
+		esac
+	done | awk '!seen[$0]++'
+}
+
 # ---- 3. the original is the target? ------------------------------------------------------------
 step "checking the original build against $(basename "$target")"
 set +e
-"$here/xsplice-diff" --check-target "$target" -v "${orig_objs[@]}" >"$work/members" 2>"$work/check.err"
+# Objects of other binaries of the project are told apart by the link
+# records when there are some (a library built twice, PIC and not, has the
+# same functions in both), else by what the target contains.
+mapfile -t check_objs < <(linked_objects "$work/orig.cclog")
+if [ ${#check_objs[@]} -gt 0 ]; then
+	printf 'objects linked into %s: %s\n' "$tbase" "${check_objs[*]}" >>"$logfile"
+else
+	check_objs=("${orig_objs[@]}")
+fi
+"$here/xsplice-diff" --check-target "$target" -v "${check_objs[@]}" >"$work/members" 2>"$work/check.err"
 rc=$?
 set -e
 cat "$work/check.err" >>"$logfile"
@@ -245,7 +277,6 @@ if [ $rc -eq 2 ]; then
 elif [ $rc -ne 0 ]; then
 	die "$(tail -n 1 "$work/check.err" | sed 's/^xsplice-diff: //')"
 fi
-nmember=$(grep -c '^member' "$work/members" || true)
 done_step "$(sed -n 's/^xsplice-diff: \(.*\)$/\1/p' "$work/check.err" | tail -n 1)"
 
 # ---- 4. patched (and line-aligned) builds --------------------------------------------------------
@@ -292,14 +323,6 @@ done_step "${#changed[@]} object(s) rebuilt$([ $have_aligned = 1 ] && echo ', pl
 
 # ---- 5. compare ------------------------------------------------------------------------------
 step "comparing ${#changed[@]} object pair(s)"
-# New objects (a file the patch adds) belong to TARGET when its link uses them.
-tbase="$(basename "${binary:-$target}")"
-link_inputs() {
-	awk -F'\t' -v want="$tbase" -v path="${binary:+$work/src/$binary}" '
-		$1 == "link" && ((path != "" && $2 == path) || (path == "" && (n = split($2, p, "/")) && p[n] == want)) {
-			for (i = 3; i <= NF; i++) print $i
-		}' "$work/patched.cclog"
-}
 diffs=()
 refused=0
 report="$work/report.tsv"
@@ -316,7 +339,7 @@ for o in "${changed[@]}"; do
 			continue
 		fi
 	else
-		if ! link_inputs | grep -qxF "$o"; then
+		if ! linked_objects "$work/patched.cclog" | grep -qxF "$o"; then
 			say "      $rel: new object, not linked into $tbase, skipped"
 			continue
 		fi
