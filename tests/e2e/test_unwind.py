@@ -68,6 +68,7 @@ def test_stale_return_address_does_not_make_the_function_busy(ut, start, mode):
     ("sleep", "will return into it"),    # in poll(), called by old_fn
     ("loop", "is executing it"),         # spinning inside old_fn
     ("callee", "will return into it"),   # in read() in a function old_fn called
+    ("nocfi", "will return into it"),    # the same in code without CFI: the scan finds it
     ("sig", None),                       # in its own signal handler, raised below old_fn
     ("altsig", None),                    # the same on a sigaltstack
 ])

@@ -15,7 +15,8 @@
  *                  "stale N": N copies of that return address in the buffer.
  *   in MODE     -> a thread "inside" is in old_fn: sleep (sleeps in poll
  *                  called by old_fn), loop (spins in old_fn), callee (blocked
- *                  in read in a function old_fn called), sig / altsig (in its
+ *                  in read in a function old_fn called), nocfi (the same in
+ *                  an assembly function without CFI), sig / altsig (in its
  *                  own SIGUSR2 handler, raised by a function old_fn called).
  *                  Reply "in".
  *   release     -> every such thread returns and exits: "released"
@@ -35,10 +36,11 @@
 #define NOINLINE __attribute__((noinline, noipa))
 #define PATCHABLE __attribute__((noinline, noipa, used))
 
-enum { M_PLAIN, M_SLEEP, M_LOOP, M_CALLEE, M_SIG, M_MARK };
+enum { M_PLAIN, M_SLEEP, M_LOOP, M_CALLEE, M_SIG, M_MARK, M_NOCFI };
 
 static atomic_int hold = 1, parked;
 static int wake_pipe[2];
+int wake_rd; /* wake_pipe[0], for nocfi_block */
 static uintptr_t ra_in_old; /* a return address into old_fn */
 static sem_t ready;
 
@@ -80,6 +82,25 @@ NOINLINE static long raise_own_signal(void)
 	return 0;
 }
 
+/* read(wake_rd, buf, 1) with a frame of its own and no CFI at all: the
+ * unwinder is lost here and the conservative scan must take over */
+long nocfi_block(void);
+__asm__(".text\n"
+	".globl nocfi_block\n"
+	".type nocfi_block, @function\n"
+	"nocfi_block:\n"
+	"	push %rbx\n"
+	"	sub $16, %rsp\n"
+	"	movl wake_rd(%rip), %edi\n"
+	"	mov %rsp, %rsi\n"
+	"	mov $1, %edx\n"
+	"	xor %eax, %eax\n"
+	"	syscall\n"
+	"	add $16, %rsp\n"
+	"	pop %rbx\n"
+	"	ret\n"
+	".size nocfi_block, .-nocfi_block\n");
+
 PATCHABLE long old_fn(long x, int mode)
 {
 	switch (mode) {
@@ -99,6 +120,9 @@ PATCHABLE long old_fn(long x, int mode)
 		return raise_own_signal() + x;
 	case M_MARK:
 		return mark() + x;
+	case M_NOCFI:
+		atomic_store(&parked, 1);
+		return nocfi_block() + x;
 	default:
 		return x + 1;
 	}
@@ -209,6 +233,8 @@ static int mode_of(const char *s, int *alt)
 		return M_LOOP;
 	if (!strcmp(s, "callee"))
 		return M_CALLEE;
+	if (!strcmp(s, "nocfi"))
+		return M_NOCFI;
 	return M_PLAIN; /* "read" */
 }
 
@@ -220,7 +246,7 @@ static void start(void *(*fn)(void *), void *(*alt_fn)(void *), const char *m)
 	install_handler(alt);
 	pthread_create(&threads[nthreads++], NULL, alt ? alt_fn : fn, (void *)(intptr_t)mode);
 	sem_wait(&ready);
-	nreaders += mode == M_CALLEE || mode == M_PLAIN;
+	nreaders += mode == M_CALLEE || mode == M_PLAIN || mode == M_NOCFI;
 	/* the reply goes out once the thread is (about to be) where it stays */
 	while (!atomic_load(&parked))
 		poll(NULL, 0, 1);
@@ -243,6 +269,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (pipe(wake_pipe) || sem_init(&ready, 0, 0) || !(altstack = malloc(1 << 16)))
 		return 1;
+	wake_rd = wake_pipe[0];
 	while (fgets(line, sizeof(line), stdin)) {
 		char arg[32] = "";
 		line[strcspn(line, "\n")] = 0;
