@@ -147,8 +147,13 @@ run_build() {
 	fi
 }
 
-# The objects a build log names (the last record for each path wins).
-objects_of() { awk -F'\t' '$1 == "obj" { print $2 }' "$1" | awk '!seen[$0]++'; }
+# The objects a build log names that still exist (configure's test programs
+# come and go), each once.
+objects_of() {
+	awk -F'\t' '$1 == "obj" { print $2 }' "$1" | awk '!seen[$0]++' | while IFS= read -r o; do
+		[ -f "$o" ] && printf '%s\n' "$o"
+	done
+}
 
 # snapshot CCLOG DIR: copy the objects a build produced, by path in the tree.
 snapshot() {
