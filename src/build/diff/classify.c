@@ -14,10 +14,15 @@
 const char *df_kind_name(enum df_kind k)
 {
 	static const char *names[] = {
-		[DK_IGNORE] = "ignored", [DK_TEXT] = "code",      [DK_DATA] = "data",
-		[DK_ANON] = "read-only data", [DK_MERGE] = "constants", [DK_EHFRAME] = "unwind table",
-		[DK_INIT] = "constructor table", [DK_XSPLICE] = "xsplice metadata",
-		[DK_OTHER] = "unclassified",
+	    [DK_IGNORE] = "ignored",
+	    [DK_TEXT] = "code",
+	    [DK_DATA] = "data",
+	    [DK_ANON] = "read-only data",
+	    [DK_MERGE] = "constants",
+	    [DK_EHFRAME] = "unwind table",
+	    [DK_INIT] = "constructor table",
+	    [DK_XSPLICE] = "xsplice metadata",
+	    [DK_OTHER] = "unclassified",
 	};
 	return k <= DK_OTHER ? names[k] : "?";
 }
@@ -31,8 +36,8 @@ static int prefix(const char *s, const char *p)
  * observable, so a copy in the payload is as good as the original. */
 int df_anon_name(const char *name)
 {
-	static const char *const anon[] = {"__func__.", "__PRETTY_FUNCTION__.", "__FUNCTION__.",
-					   "CSWTCH.", "C.", ".L"};
+	static const char *const anon[] = {
+	    "__func__.", "__PRETTY_FUNCTION__.", "__FUNCTION__.", "CSWTCH.", "C.", ".L"};
 	for (size_t i = 0; i < sizeof(anon) / sizeof(anon[0]); i++)
 		if (prefix(name, anon[i]))
 			return 1;
@@ -155,8 +160,8 @@ static enum df_kind kind_of(const struct df_obj *o, const struct df_sec *s)
 		return DK_IGNORE;
 	if (strcmp(s->name, ".eh_frame") == 0)
 		return DK_EHFRAME;
-	if (prefix(s->name, ".ctors") || prefix(s->name, ".dtors") || prefix(s->name, ".init_array") ||
-	    prefix(s->name, ".fini_array"))
+	if (prefix(s->name, ".ctors") || prefix(s->name, ".dtors") ||
+	    prefix(s->name, ".init_array") || prefix(s->name, ".fini_array"))
 		return DK_INIT;
 	if (s->size == 0)
 		return DK_IGNORE;

@@ -140,8 +140,8 @@ static const char *rel_name(const struct df_obj *o, const struct df_rel *r)
 	return y->name;
 }
 
-int df_sec_equal(struct df_obj *a, const struct df_sec *sa, struct df_obj *b, const struct df_sec *sb,
-		 char *why, size_t whylen)
+int df_sec_equal(struct df_obj *a, const struct df_sec *sa, struct df_obj *b,
+                 const struct df_sec *sb, char *why, size_t whylen)
 {
 	size_t at;
 	if (sa->size != sb->size) {
@@ -162,9 +162,10 @@ int df_sec_equal(struct df_obj *a, const struct df_sec *sa, struct df_obj *b, co
 	}
 	for (size_t i = 0; i < sa->nrels; i++) {
 		const struct df_rel *x = &sa->rels[i], *y = &sb->rels[i];
-		if (x->off != y->off || x->type != y->type || df_ref_key(a, x) != df_ref_key(b, y)) {
+		if (x->off != y->off || x->type != y->type ||
+		    df_ref_key(a, x) != df_ref_key(b, y)) {
 			snprintf(why, whylen, "reference at +0x%llx changed (%s -> %s)",
-				 (unsigned long long)y->off, rel_name(a, x), rel_name(b, y));
+			         (unsigned long long)y->off, rel_name(a, x), rel_name(b, y));
 			return 0;
 		}
 	}
@@ -214,7 +215,8 @@ static void compare_sec(struct df_obj *orig, struct df_obj *patched, struct df_s
 		}
 	}
 	if (ts->kind != ps->kind) {
-		snprintf(why, sizeof(why), "was %s, now %s", df_kind_name(ts->kind), df_kind_name(ps->kind));
+		snprintf(why, sizeof(why), "was %s, now %s", df_kind_name(ts->kind),
+		         df_kind_name(ps->kind));
 		set_all(patched, ps, DS_CHANGED, dupwhy(why));
 	} else if (!df_sec_equal(orig, ts, patched, ps, why, sizeof(why))) {
 		set_all(patched, ps, DS_CHANGED, dupwhy(why));

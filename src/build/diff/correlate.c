@@ -70,7 +70,8 @@ static void pair(struct df_sym *o, struct df_sym *p)
 static const struct df_obj *sort_obj;
 static int by_name(const void *a, const void *b)
 {
-	return strcmp(sort_obj->syms[*(const size_t *)a].name, sort_obj->syms[*(const size_t *)b].name);
+	return strcmp(sort_obj->syms[*(const size_t *)a].name,
+	              sort_obj->syms[*(const size_t *)b].name);
 }
 
 static void by_exact_name(struct df_obj *orig, struct df_obj *patched, size_t *idx, size_t n)
@@ -111,7 +112,8 @@ static int refers(const struct df_obj *o, const struct df_sec *fs, size_t target
 }
 
 /* How many functions using patched `p` have a twin that uses original `o`. */
-static int shared_users(const struct df_obj *orig, size_t oi, const struct df_obj *patched, size_t pi)
+static int shared_users(const struct df_obj *orig, size_t oi, const struct df_obj *patched,
+                        size_t pi)
 {
 	int score = 0;
 	for (size_t i = 1; i < patched->nsecs; i++) {
@@ -165,7 +167,8 @@ static int static_locals(struct df_obj *orig, struct df_obj *patched, struct xs_
 		int top = 0;
 		for (size_t oi = 1; oi < orig->nsyms; oi++) {
 			struct df_sym *o = &orig->syms[oi];
-			if (o->twin || !static_local(o) || !same_base(o->name, p->name) || !kinds_agree(o, p))
+			if (o->twin || !static_local(o) || !same_base(o->name, p->name) ||
+			    !kinds_agree(o, p))
 				continue;
 			ncand++;
 			int s = shared_users(orig, oi, patched, pi);
@@ -205,10 +208,11 @@ static int static_locals(struct df_obj *orig, struct df_obj *patched, struct xs_
 			if (p->twin)
 				continue;
 		}
-		return xs_err_set(err, -ENOTUNIQ,
-				  "cannot tell which static variable of %s the patched '%s' is: %zu "
-				  "candidates are used by the same functions; rename one of them in the patch",
-				  orig->path, p->name, ncand);
+		return xs_err_set(
+		    err, -ENOTUNIQ,
+		    "cannot tell which static variable of %s the patched '%s' is: %zu "
+		    "candidates are used by the same functions; rename one of them in the patch",
+		    orig->path, p->name, ncand);
 	}
 	return 0;
 }

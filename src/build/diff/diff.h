@@ -54,7 +54,7 @@ enum df_stat { DS_SAME, DS_CHANGED, DS_NEW };
 enum {
 	DF_LINEONLY = 1u << 0, /* differs only by __LINE__ values: ignored */
 	DF_COPY = 1u << 1,     /* changed, but included as a new copy used by
-				  its (re-patched) callers instead of a jump */
+	                          its (re-patched) callers instead of a jump */
 	DF_REPLACE = 1u << 2,  /* gets an .xsplice.funcs entry */
 	DF_INCLUDE = 1u << 3,  /* defined in the output */
 	DF_ROCOPY = 1u << 4,   /* changed read-only datum: new copy in the payload */
@@ -76,12 +76,12 @@ struct df_sec {
 	struct df_rel *rels; /* sorted by offset */
 	size_t nrels;
 	enum df_kind kind;
-	size_t secsym;  /* its STT_SECTION symbol, 0 if none */
-	size_t *syms;   /* defined FUNC / OBJECT / TLS symbols in it, by value */
+	size_t secsym; /* its STT_SECTION symbol, 0 if none */
+	size_t *syms;  /* defined FUNC / OBJECT / TLS symbols in it, by value */
 	size_t nsyms;
 	size_t primary; /* the symbol at offset 0 that names it, 0 if none */
 	/* analysis */
-	uint64_t hash; /* content key of DK_ANON sections */
+	uint64_t hash;  /* content key of DK_ANON sections */
 	int hash_state; /* 0 not computed, 1 in progress, 2 done */
 	int include;
 	size_t outidx;
@@ -91,13 +91,13 @@ struct df_sym {
 	const char *name;
 	GElf_Sym s;
 	uint8_t type, bind;
-	size_t sec;           /* defining section (0: undefined, absolute, common) */
-	struct df_sym *twin;  /* the same symbol in the other object */
-	size_t parent;        /* X.cold -> X; 0 otherwise */
+	size_t sec;          /* defining section (0: undefined, absolute, common) */
+	struct df_sym *twin; /* the same symbol in the other object */
+	size_t parent;       /* X.cold -> X; 0 otherwise */
 	enum df_stat stat;
-	unsigned flags;       /* DF_* */
-	const char *why;      /* for the report: why it changed / was copied */
-	size_t outsym;        /* index in the output .symtab, 0 if none */
+	unsigned flags;  /* DF_* */
+	const char *why; /* for the report: why it changed / was copied */
+	size_t outsym;   /* index in the output .symtab, 0 if none */
 };
 
 struct df_obj {
@@ -116,14 +116,14 @@ struct df_obj {
 /* ---- the report ------------------------------------------------------------ */
 
 enum df_note {
-	DN_REPLACED,  /* function replaced through its entry */
-	DN_COPIED,    /* changed local function included as a copy, callers re-patched */
-	DN_ADDED,     /* new function */
-	DN_DATA,      /* new datum allocated in the payload */
-	DN_RODATA,    /* changed read-only datum, new copy */
-	DN_IGNORED,   /* a difference that needs no patch, and why */
-	DN_REFUSED,   /* a difference that cannot be live-patched */
-	DN_NOTE,      /* anything else worth saying */
+	DN_REPLACED, /* function replaced through its entry */
+	DN_COPIED,   /* changed local function included as a copy, callers re-patched */
+	DN_ADDED,    /* new function */
+	DN_DATA,     /* new datum allocated in the payload */
+	DN_RODATA,   /* changed read-only datum, new copy */
+	DN_IGNORED,  /* a difference that needs no patch, and why */
+	DN_REFUSED,  /* a difference that cannot be live-patched */
+	DN_NOTE,     /* anything else worth saying */
 };
 
 struct df_entry {
@@ -138,13 +138,13 @@ struct df_report {
 };
 
 void df_note(struct df_report *r, enum df_note kind, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 size_t df_count(const struct df_report *r, enum df_note kind);
 /* human-readable, one line per entry, prefixed with the object's name */
 void df_report_print(const struct df_report *r, const char *obj, FILE *f);
 /* machine-readable: "kind\tname\tdetail\n" (for xsplice-build) */
 int df_report_write(const struct df_report *r, const char *obj, const char *path,
-		    struct xs_err *err);
+                    struct xs_err *err);
 void df_report_free(struct df_report *r);
 
 /* ---- the run --------------------------------------------------------------- */
@@ -191,7 +191,7 @@ int df_correlate(struct df_obj *orig, struct df_obj *patched, struct xs_err *err
 uint64_t df_ref_key(struct df_obj *o, const struct df_rel *r);
 /* 1 when the two sections have the same bytes and equivalent relocations */
 int df_sec_equal(struct df_obj *a, const struct df_sec *sa, struct df_obj *b,
-		 const struct df_sec *sb, char *why, size_t whylen);
+                 const struct df_sec *sb, char *why, size_t whylen);
 int df_compare(struct df_obj *orig, struct df_obj *patched, struct xs_err *err);
 
 /* plan.c */
@@ -202,6 +202,6 @@ int df_emit(struct df_ctx *c, const char *out, struct xs_err *err);
 
 /* verify.c: xsplice-diff --check-target */
 int df_check_target(const char *target, char **objs, size_t nobjs, int verbose, FILE *out,
-		    struct xs_err *err);
+                    struct xs_err *err);
 
 #endif /* XS_DIFF_H */

@@ -68,7 +68,7 @@ struct osec {
 	const char *name;
 	uint32_t type;
 	uint64_t flags, align, entsize;
-	struct bytes data; /* owned */
+	struct bytes data;  /* owned */
 	const uint8_t *ext; /* borrowed bytes (copied sections) */
 	size_t size;
 	struct orel *rels;
@@ -88,7 +88,7 @@ struct em {
 };
 
 static size_t add_sec(struct em *m, const char *name, uint32_t type, uint64_t flags, uint64_t align,
-		      uint64_t entsize)
+                      uint64_t entsize)
 {
 	struct osec *s = realloc(m->secs, (m->nsecs + 1) * sizeof(*s));
 	if (!s) {
@@ -97,27 +97,28 @@ static size_t add_sec(struct em *m, const char *name, uint32_t type, uint64_t fl
 	}
 	m->secs = s;
 	memset(&s[m->nsecs], 0, sizeof(*s));
-	s[m->nsecs] = (struct osec){.name = name, .type = type, .flags = flags, .align = align,
-				    .entsize = entsize};
+	s[m->nsecs] = (struct osec){
+	    .name = name, .type = type, .flags = flags, .align = align, .entsize = entsize};
 	return m->nsecs++;
 }
 
 static uint32_t add_sym(struct em *m, const char *name, unsigned bind, unsigned type, size_t shndx,
-			uint64_t value, uint64_t size)
+                        uint64_t value, uint64_t size)
 {
 	Elf64_Sym s = {
-		.st_name = name && *name ? (uint32_t)put_str(&m->strtab, name) : 0,
-		.st_info = ELF64_ST_INFO(bind, type),
-		.st_shndx = (uint16_t)shndx,
-		.st_value = value,
-		.st_size = size,
+	    .st_name = name && *name ? (uint32_t)put_str(&m->strtab, name) : 0,
+	    .st_info = ELF64_ST_INFO(bind, type),
+	    .st_shndx = (uint16_t)shndx,
+	    .st_value = value,
+	    .st_size = size,
 	};
 	struct bytes *b = bind == STB_LOCAL ? &m->locals : &m->globals;
 	size_t at = put(b, &s, sizeof(s)) / sizeof(s);
 	return bind == STB_LOCAL ? (uint32_t)at : (GLOBAL_ID | (uint32_t)at);
 }
 
-static void add_rel(struct em *m, size_t sec, uint64_t off, uint32_t type, uint32_t sym, int64_t addend)
+static void add_rel(struct em *m, size_t sec, uint64_t off, uint32_t type, uint32_t sym,
+                    int64_t addend)
 {
 	struct osec *s = &m->secs[sec];
 	if (s->nrels == s->crels) {
@@ -140,7 +141,8 @@ static uint32_t find_global(struct em *m, const char *name)
 	const Elf64_Sym *g = (const Elf64_Sym *)m->globals.p;
 	size_t n = m->globals.n / sizeof(*g);
 	for (size_t i = 0; i < n; i++)
-		if (g[i].st_shndx == SHN_UNDEF && strcmp((const char *)m->strtab.p + g[i].st_name, name) == 0)
+		if (g[i].st_shndx == SHN_UNDEF &&
+		    strcmp((const char *)m->strtab.p + g[i].st_name, name) == 0)
 			return GLOBAL_ID | (uint32_t)i;
 	return 0;
 }
@@ -154,7 +156,8 @@ static uint32_t undef(struct em *m, const char *name, unsigned bind, const char 
 		put_str(&m->hints, name);
 		put_str(&m->hints, spec);
 	}
-	return add_sym(m, name, bind == STB_WEAK ? STB_WEAK : STB_GLOBAL, STT_NOTYPE, SHN_UNDEF, 0, 0);
+	return add_sym(m, name, bind == STB_WEAK ? STB_WEAK : STB_GLOBAL, STT_NOTYPE, SHN_UNDEF, 0,
+	               0);
 }
 
 /* The target's own `t` (a symbol of the original object). */
@@ -169,7 +172,7 @@ static uint32_t target_ref(struct em *m, const struct df_sym *t)
 
 /* Output symbol and addend for one relocation of an included section. */
 static int map_rel(struct em *m, const struct df_sec *from, const struct df_rel *r, uint32_t *sym,
-		   int64_t *addend)
+                   int64_t *addend)
 {
 	struct df_obj *o = &m->c->patched;
 	const struct df_sym *y = &o->syms[r->sym];
@@ -192,8 +195,10 @@ static int map_rel(struct em *m, const struct df_sec *from, const struct df_rel 
 	int64_t a;
 	size_t t = df_rel_target(o, r, &a);
 	if (!t || !o->syms[t].twin)
-		return xs_err_set(m->err, -EINVAL, "%s: the reference at +0x%llx to %s cannot be expressed "
-				  "as a target symbol", from->name, (unsigned long long)r->off, s->name);
+		return xs_err_set(m->err, -EINVAL,
+		                  "%s: the reference at +0x%llx to %s cannot be expressed "
+		                  "as a target symbol",
+		                  from->name, (unsigned long long)r->off, s->name);
 	*sym = target_ref(m, o->syms[t].twin);
 	*addend = a;
 	return 0;
@@ -209,7 +214,7 @@ static int copy_sections(struct em *m)
 		if (!s->include)
 			continue;
 		size_t k = add_sec(m, s->name, s->sh.sh_type, s->sh.sh_flags & ~(uint64_t)SHF_GROUP,
-				   s->sh.sh_addralign, s->sh.sh_entsize);
+		                   s->sh.sh_addralign, s->sh.sh_entsize);
 		if (!k)
 			break;
 		m->secs[k].ext = s->data;
@@ -226,12 +231,13 @@ static void copy_symbols(struct em *m)
 	struct df_obj *o = &m->c->patched;
 	for (size_t i = 1; i < o->nsyms; i++) {
 		struct df_sym *y = &o->syms[i];
-		if (!y->sec || !o->secs[y->sec].include || y->type == STT_SECTION || y->type == STT_FILE)
+		if (!y->sec || !o->secs[y->sec].include || y->type == STT_SECTION ||
+		    y->type == STT_FILE)
 			continue;
 		if (y->bind == STB_LOCAL && y->type == STT_NOTYPE)
 			continue; /* .LC labels: relocations use section symbols */
 		y->outsym = add_sym(m, y->name, y->bind, y->type, m->out_of[y->sec], y->s.st_value,
-				    y->s.st_size);
+		                    y->s.st_size);
 	}
 }
 
@@ -264,9 +270,10 @@ static int funcs(struct em *m)
 		if (!(y->flags & DF_REPLACE))
 			continue;
 		if (!fs) {
-			ns = add_sec(m, ".rodata.xsplice.names", SHT_PROGBITS, SHF_ALLOC | SHF_MERGE | SHF_STRINGS,
-				     1, 1);
-			fs = add_sec(m, XSPLICE_SEC_FUNCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, 0);
+			ns = add_sec(m, ".rodata.xsplice.names", SHT_PROGBITS,
+			             SHF_ALLOC | SHF_MERGE | SHF_STRINGS, 1, 1);
+			fs = add_sec(m, XSPLICE_SEC_FUNCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8,
+			             0);
 			if (!fs)
 				return m->failed;
 			m->secs[ns].secsym = add_sym(m, NULL, STB_LOCAL, STT_SECTION, ns, 0, 0);
@@ -277,7 +284,8 @@ static int funcs(struct em *m)
 		size_t at = put(&m->secs[fs].data, &f, sizeof(f));
 		size_t name = put_str(&m->secs[ns].data, t->name);
 		char alias[700], lbl[600];
-		snprintf(alias, sizeof(alias), "xsplice.old.%s", df_sym_label(&m->c->orig, t, lbl, sizeof(lbl)));
+		snprintf(alias, sizeof(alias), "xsplice.old.%s",
+		         df_sym_label(&m->c->orig, t, lbl, sizeof(lbl)));
 		add_rel(m, fs, at + 0, R_X86_64_64, m->secs[ns].secsym, (int64_t)name);
 		add_rel(m, fs, at + 8, R_X86_64_64, y->outsym, 0);
 		add_rel(m, fs, at + 16, R_X86_64_64, undef(m, alias, STB_GLOBAL, lbl), 0);
@@ -305,7 +313,8 @@ static int fde_kept(struct em *m, const struct df_sec *eh, size_t off)
 	if (!r)
 		return 0;
 	const struct df_sym *y = &m->c->patched.syms[r->sym];
-	return y->sec && m->c->patched.secs[y->sec].include && m->c->patched.secs[y->sec].kind == DK_TEXT;
+	return y->sec && m->c->patched.secs[y->sec].include &&
+	       m->c->patched.secs[y->sec].kind == DK_TEXT;
 }
 
 static int eh_frame(struct em *m)
@@ -362,11 +371,13 @@ static int eh_frame(struct em *m)
 
 static uint32_t final_id(const struct em *m, uint32_t id)
 {
-	return id & GLOBAL_ID ? (uint32_t)(m->locals.n / sizeof(Elf64_Sym)) + (id & ~GLOBAL_ID) : id;
+	return id & GLOBAL_ID ? (uint32_t)(m->locals.n / sizeof(Elf64_Sym)) + (id & ~GLOBAL_ID)
+	                      : id;
 }
 
-static Elf_Scn *new_scn(Elf *e, struct bytes *shstr, const char *name, uint32_t type, uint64_t flags,
-			uint64_t align, uint64_t entsize, const void *buf, size_t size)
+static Elf_Scn *new_scn(Elf *e, struct bytes *shstr, const char *name, uint32_t type,
+                        uint64_t flags, uint64_t align, uint64_t entsize, const void *buf,
+                        size_t size)
 {
 	Elf_Scn *scn = elf_newscn(e);
 	Elf64_Shdr *sh = scn ? elf64_getshdr(scn) : NULL;
@@ -410,7 +421,8 @@ static int write_elf(struct em *m, const char *path)
 	for (size_t i = 1; i < m->nsecs; i++) {
 		struct osec *s = &m->secs[i];
 		const void *buf = s->type == SHT_NOBITS ? NULL : (s->ext ? s->ext : s->data.p);
-		if (!new_scn(e, &shstr, s->name, s->type, s->flags, s->align, s->entsize, buf, s->size)) {
+		if (!new_scn(e, &shstr, s->name, s->type, s->flags, s->align, s->entsize, buf,
+		             s->size)) {
 			rc = xs_err_set(m->err, -EIO, "libelf: %s", elf_errmsg(-1));
 			goto out;
 		}
@@ -422,14 +434,14 @@ static int write_elf(struct em *m, const char *path)
 		struct osec *s = &m->secs[i];
 		for (size_t k = 0; k < s->nrels; k++) {
 			Elf64_Rela r = {s->rels[k].off,
-					ELF64_R_INFO(final_id(m, s->rels[k].sym), s->rels[k].type),
-					s->rels[k].addend};
+			                ELF64_R_INFO(final_id(m, s->rels[k].sym), s->rels[k].type),
+			                s->rels[k].addend};
 			put(&relbufs[i], &r, sizeof(r));
 		}
 	}
 	put(&m->locals, m->globals.p, m->globals.n);
-	Elf_Scn *sym = new_scn(e, &shstr, ".symtab", SHT_SYMTAB, 0, 8, sizeof(Elf64_Sym), m->locals.p,
-			       m->locals.n);
+	Elf_Scn *sym = new_scn(e, &shstr, ".symtab", SHT_SYMTAB, 0, 8, sizeof(Elf64_Sym),
+	                       m->locals.p, m->locals.n);
 	Elf_Scn *str = new_scn(e, &shstr, ".strtab", SHT_STRTAB, 0, 1, 0, m->strtab.p, m->strtab.n);
 	if (!sym || !str) {
 		rc = xs_err_set(m->err, -EIO, "libelf: %s", elf_errmsg(-1));
@@ -448,8 +460,8 @@ static int write_elf(struct em *m, const char *path)
 			goto out;
 		}
 		snprintf(relnames[i], len, ".rela%s", m->secs[i].name);
-		Elf_Scn *rs = new_scn(e, &shstr, relnames[i], SHT_RELA, SHF_INFO_LINK, 8, sizeof(Elf64_Rela),
-				      relbufs[i].p, relbufs[i].n);
+		Elf_Scn *rs = new_scn(e, &shstr, relnames[i], SHT_RELA, SHF_INFO_LINK, 8,
+		                      sizeof(Elf64_Rela), relbufs[i].p, relbufs[i].n);
 		if (!rs) {
 			rc = xs_err_set(m->err, -EIO, "libelf: %s", elf_errmsg(-1));
 			goto out;

@@ -17,28 +17,28 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: xsplice-diff [options] ORIG.o PATCHED.o -o OUT.o\n"
-		"       xsplice-diff --check-target TARGET OBJ...\n"
-		"\n"
-		"Compare an object built from the original source with the same object built\n"
-		"from the patched source, and write OUT.o: the changed and new functions and\n"
-		"data, an .xsplice.funcs entry per replaced function, and references to\n"
-		"everything else as symbols of the target, for xsplice-pack.\n"
-		"ORIG.o may be /dev/null for a source file the patch adds.\n"
-		"\n"
-		"  -o, --output OUT.o      where to write the result\n"
-		"  -a, --aligned OBJ       PATCHED built with the original line numbers (see\n"
-		"                          xsplice-build): functions equal there are\n"
-		"                          __LINE__-only changes and are not patched\n"
-		"  -r, --report FILE       append the report as tab-separated lines\n"
-		"  -l, --label NAME        name of the object in the report (default PATCHED.o)\n"
-		"  -c, --check-target TGT  check that TGT contains the code of OBJ...; prints\n"
-		"                          \"member\\tOBJ\" or \"absent\\tOBJ\" per object\n"
-		"  -q, --quiet             no report on stdout\n"
-		"  -v, --verbose           say more\n"
-		"  -h, --help\n"
-		"\n"
-		"Exit status: 0 changed (OUT.o written), 3 no change, 2 refused, 1 error.\n");
+	        "usage: xsplice-diff [options] ORIG.o PATCHED.o -o OUT.o\n"
+	        "       xsplice-diff --check-target TARGET OBJ...\n"
+	        "\n"
+	        "Compare an object built from the original source with the same object built\n"
+	        "from the patched source, and write OUT.o: the changed and new functions and\n"
+	        "data, an .xsplice.funcs entry per replaced function, and references to\n"
+	        "everything else as symbols of the target, for xsplice-pack.\n"
+	        "ORIG.o may be /dev/null for a source file the patch adds.\n"
+	        "\n"
+	        "  -o, --output OUT.o      where to write the result\n"
+	        "  -a, --aligned OBJ       PATCHED built with the original line numbers (see\n"
+	        "                          xsplice-build): functions equal there are\n"
+	        "                          __LINE__-only changes and are not patched\n"
+	        "  -r, --report FILE       append the report as tab-separated lines\n"
+	        "  -l, --label NAME        name of the object in the report (default PATCHED.o)\n"
+	        "  -c, --check-target TGT  check that TGT contains the code of OBJ...; prints\n"
+	        "                          \"member\\tOBJ\" or \"absent\\tOBJ\" per object\n"
+	        "  -q, --quiet             no report on stdout\n"
+	        "  -v, --verbose           say more\n"
+	        "  -h, --help\n"
+	        "\n"
+	        "Exit status: 0 changed (OUT.o written), 3 no change, 2 refused, 1 error.\n");
 }
 
 static int empty_obj(struct df_obj *o, struct xs_err *err)
@@ -56,12 +56,13 @@ static int empty_obj(struct df_obj *o, struct xs_err *err)
 
 static int load(struct df_obj *o, const char *path, int is_orig, struct xs_err *err)
 {
-	int rc = is_orig && strcmp(path, "/dev/null") == 0 ? empty_obj(o, err) : df_load(o, path, is_orig, err);
+	int rc = is_orig && strcmp(path, "/dev/null") == 0 ? empty_obj(o, err)
+	                                                   : df_load(o, path, is_orig, err);
 	return rc ? rc : df_classify(o, err);
 }
 
 static int diff(struct df_ctx *c, const char *orig, const char *patched, const char *aligned,
-		struct xs_err *err)
+                struct xs_err *err)
 {
 	int rc = load(&c->orig, orig, 1, err);
 	if (!rc)
@@ -97,33 +98,58 @@ static int included_anything(const struct df_ctx *c)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"output", required_argument, 0, 'o'}, {"aligned", required_argument, 0, 'a'},
-		{"report", required_argument, 0, 'r'}, {"label", required_argument, 0, 'l'},
-		{"check-target", required_argument, 0, 'c'}, {"quiet", no_argument, 0, 'q'},
-		{"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+	    {"output", required_argument, 0, 'o'},
+	    {"aligned", required_argument, 0, 'a'},
+	    {"report", required_argument, 0, 'r'},
+	    {"label", required_argument, 0, 'l'},
+	    {"check-target", required_argument, 0, 'c'},
+	    {"quiet", no_argument, 0, 'q'},
+	    {"verbose", no_argument, 0, 'v'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	const char *out = NULL, *aligned = NULL, *report = NULL, *label = NULL, *target = NULL;
 	int quiet = 0, verbose = 0, opt;
 	while ((opt = getopt_long(argc, argv, "o:a:r:l:c:qvh", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'o': out = optarg; break;
-		case 'a': aligned = optarg; break;
-		case 'r': report = optarg; break;
-		case 'l': label = optarg; break;
-		case 'c': target = optarg; break;
-		case 'q': quiet = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return DF_EXIT_ERROR;
+		case 'o':
+			out = optarg;
+			break;
+		case 'a':
+			aligned = optarg;
+			break;
+		case 'r':
+			report = optarg;
+			break;
+		case 'l':
+			label = optarg;
+			break;
+		case 'c':
+			target = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return DF_EXIT_ERROR;
 		}
 	}
 	struct xs_err err = {0};
 	if (target) {
 		if (optind >= argc) {
-			fprintf(stderr, "xsplice-diff: --check-target needs the objects to check\n");
+			fprintf(stderr,
+			        "xsplice-diff: --check-target needs the objects to check\n");
 			return DF_EXIT_ERROR;
 		}
-		int rc = df_check_target(target, argv + optind, (size_t)(argc - optind), verbose, stdout, &err);
+		int rc = df_check_target(target, argv + optind, (size_t)(argc - optind), verbose,
+		                         stdout, &err);
 		if (rc)
 			fprintf(stderr, "xsplice-diff: %s\n", err.msg);
 		return rc == -EBADMSG ? DF_EXIT_REFUSED : rc ? DF_EXIT_ERROR : 0;
@@ -153,7 +179,8 @@ int main(int argc, char **argv)
 		df_report_print(&c.rep, label, status == DF_EXIT_REFUSED ? stderr : stdout);
 	if (status == DF_EXIT_NOCHANGE && !quiet)
 		printf("%s: no change to patch\n", label);
-	if (report && status != DF_EXIT_ERROR && (rc = df_report_write(&c.rep, label, report, &err))) {
+	if (report && status != DF_EXIT_ERROR &&
+	    (rc = df_report_write(&c.rep, label, report, &err))) {
 		fprintf(stderr, "xsplice-diff: %s\n", err.msg);
 		status = DF_EXIT_ERROR;
 	}

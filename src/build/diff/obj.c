@@ -34,8 +34,9 @@ static int load_symbols(struct df_obj *o, Elf_Scn *scn, const GElf_Shdr *sh, str
 		if (s->s.st_shndx != SHN_UNDEF && s->s.st_shndx < SHN_LORESERVE)
 			s->sec = s->s.st_shndx;
 		if (s->s.st_shndx == SHN_XINDEX)
-			return xs_err_set(err, -ENOTSUP, "%s: extended section indexes are not supported",
-					  o->path);
+			return xs_err_set(err, -ENOTSUP,
+			                  "%s: extended section indexes are not supported",
+			                  o->path);
 		if (s->type == STT_FILE && !*o->file)
 			o->file = s->name;
 	}
@@ -51,14 +52,16 @@ static int cmp_rel(const void *a, const void *b)
 static int load_relocs(struct df_obj *o, Elf_Scn *scn, const GElf_Shdr *sh, struct xs_err *err)
 {
 	if (sh->sh_type == SHT_REL)
-		return xs_err_set(err, -ENOTSUP, "%s: SHT_REL relocations are not supported (x86-64 uses RELA)",
-				  o->path);
+		return xs_err_set(err, -ENOTSUP,
+		                  "%s: SHT_REL relocations are not supported (x86-64 uses RELA)",
+		                  o->path);
 	if (sh->sh_info == 0 || sh->sh_info >= o->nsecs)
 		return 0;
 	struct df_sec *t = &o->secs[sh->sh_info];
 	Elf_Data *d = elf_getdata(scn, NULL);
 	if (!d)
-		return xs_err_set(err, -EINVAL, "%s: unreadable relocations for %s", o->path, t->name);
+		return xs_err_set(err, -EINVAL, "%s: unreadable relocations for %s", o->path,
+		                  t->name);
 	size_t n = d->d_size / sizeof(Elf64_Rela);
 	struct df_rel *r = realloc(t->rels, (t->nrels + n + 1) * sizeof(*r));
 	if (!r)
@@ -67,15 +70,17 @@ static int load_relocs(struct df_obj *o, Elf_Scn *scn, const GElf_Shdr *sh, stru
 	for (size_t i = 0; i < n; i++) {
 		GElf_Rela ra;
 		if (!gelf_getrela(d, (int)i, &ra))
-			return xs_err_set(err, -EINVAL, "%s: bad relocation in %s", o->path, t->name);
+			return xs_err_set(err, -EINVAL, "%s: bad relocation in %s", o->path,
+			                  t->name);
 		struct df_rel *x = &t->rels[t->nrels++];
 		x->off = ra.r_offset;
 		x->type = (uint32_t)GELF_R_TYPE(ra.r_info);
 		x->addend = ra.r_addend;
 		x->sym = GELF_R_SYM(ra.r_info);
 		if (x->sym >= o->nsyms)
-			return xs_err_set(err, -EINVAL, "%s: relocation in %s names symbol %zu of %zu",
-					  o->path, t->name, x->sym, o->nsyms);
+			return xs_err_set(err, -EINVAL,
+			                  "%s: relocation in %s names symbol %zu of %zu", o->path,
+			                  t->name, x->sym, o->nsyms);
 	}
 	qsort(t->rels, t->nrels, sizeof(*t->rels), cmp_rel);
 	return 0;
@@ -94,10 +99,12 @@ int df_load(struct df_obj *o, const char *path, int is_orig, struct xs_err *err)
 	if (!o->elf || elf_kind(o->elf) != ELF_K_ELF || !gelf_getehdr(o->elf, &o->eh))
 		return xs_err_set(err, -EINVAL, "%s is not an ELF file", path);
 	if (o->eh.e_ident[EI_CLASS] != ELFCLASS64 || o->eh.e_machine != EM_X86_64)
-		return xs_err_set(err, -ENOTSUP, "%s: only x86-64 ELF64 objects are supported", path);
+		return xs_err_set(err, -ENOTSUP, "%s: only x86-64 ELF64 objects are supported",
+		                  path);
 	if (o->eh.e_type != ET_REL)
-		return xs_err_set(err, -EINVAL, "%s is not a relocatable object (ET_REL): give the .o files",
-				  path);
+		return xs_err_set(err, -EINVAL,
+		                  "%s is not a relocatable object (ET_REL): give the .o files",
+		                  path);
 	size_t shstrndx;
 	if (elf_getshdrnum(o->elf, &o->nsecs) || elf_getshdrstrndx(o->elf, &shstrndx))
 		return xs_err_set(err, -EINVAL, "%s: unreadable section headers", path);
@@ -119,7 +126,8 @@ int df_load(struct df_obj *o, const char *path, int is_orig, struct xs_err *err)
 		if (s->sh.sh_type != SHT_NOBITS && s->size) {
 			Elf_Data *d = elf_getdata(scn, NULL);
 			if (!d || d->d_size != s->size)
-				return xs_err_set(err, -EINVAL, "%s: unreadable section %s", path, s->name);
+				return xs_err_set(err, -EINVAL, "%s: unreadable section %s", path,
+				                  s->name);
 			s->data = d->d_buf;
 		}
 		if (s->sh.sh_type == SHT_SYMTAB) {
@@ -194,7 +202,8 @@ static size_t containing(const struct df_obj *o, const struct df_sec *s, int64_t
 	size_t best = 0;
 	for (size_t i = 0; i < s->nsyms; i++) {
 		const struct df_sym *y = &o->syms[s->syms[i]];
-		int64_t v = (int64_t)y->s.st_value, end = v + (int64_t)(y->s.st_size ? y->s.st_size : 1);
+		int64_t v = (int64_t)y->s.st_value,
+		        end = v + (int64_t)(y->s.st_size ? y->s.st_size : 1);
 		if (pos >= v && pos < end)
 			best = s->syms[i];
 	}

@@ -91,7 +91,8 @@ static int address_taken(const struct df_obj *o, size_t t)
 {
 	for (size_t i = 1; i < o->nsecs; i++) {
 		const struct df_sec *s = &o->secs[i];
-		if ((s->kind == DK_DATA || s->kind == DK_ANON || s->kind == DK_INIT) && refers(o, s, t))
+		if ((s->kind == DK_DATA || s->kind == DK_ANON || s->kind == DK_INIT) &&
+		    refers(o, s, t))
 			return 1;
 	}
 	return 0;
@@ -153,7 +154,8 @@ static size_t jump_need(const struct df_obj *orig, const struct df_sym *t)
 {
 	const struct df_sec *s = &orig->secs[t->sec];
 	static const uint8_t endbr[4] = {0xf3, 0x0f, 0x1e, 0xfa};
-	if (s->data && s->size >= t->s.st_value + 4 && memcmp(s->data + t->s.st_value, endbr, 4) == 0)
+	if (s->data && s->size >= t->s.st_value + 4 &&
+	    memcmp(s->data + t->s.st_value, endbr, 4) == 0)
 		return JUMP_SIZE + ENDBR_SIZE;
 	return JUMP_SIZE;
 }
@@ -172,9 +174,11 @@ static int copies(struct df_ctx *c)
 		if ((!shorty && !clone) || address_taken(o, i))
 			continue;
 		y->flags |= DF_COPY;
-		y->why = shorty ? "too short for the jump: its callers are re-patched to call the copy"
-				: "clone whose callers changed: included as a copy, callers re-patched";
-		n += callers_changed(o, i, "calls a changed local function that is replaced through its callers");
+		y->why =
+		    shorty ? "too short for the jump: its callers are re-patched to call the copy"
+		           : "clone whose callers changed: included as a copy, callers re-patched";
+		n += callers_changed(
+		    o, i, "calls a changed local function that is replaced through its callers");
 	}
 	return n;
 }
@@ -207,16 +211,21 @@ static void refuse_data(struct df_ctx *c)
 		df_sym_label(&c->orig, y->twin, lbl, sizeof(lbl));
 		if (y->s.st_size != y->twin->s.st_size)
 			df_note(&c->rep, DN_REFUSED, lbl,
-				"variable changed size (%llu -> %llu bytes): the layout of existing data "
-				"cannot change in a running process; keep the old layout and put new fields "
-				"in a shadow variable (xsplice_shadow_*)",
-				(unsigned long long)y->twin->s.st_size, (unsigned long long)y->s.st_size);
+			        "variable changed size (%llu -> %llu bytes): the layout of "
+			        "existing data "
+			        "cannot change in a running process; keep the old layout and put "
+			        "new fields "
+			        "in a shadow variable (xsplice_shadow_*)",
+			        (unsigned long long)y->twin->s.st_size,
+			        (unsigned long long)y->s.st_size);
 		else
 			df_note(&c->rep, DN_REFUSED, lbl,
-				"initial value of an existing variable changed (%s): the running process "
-				"already holds its current value; set it from a load hook (XSPLICE_LOAD_HOOK) "
-				"or keep new state in a shadow variable",
-				y->why ? y->why : "changed");
+			        "initial value of an existing variable changed (%s): the running "
+			        "process "
+			        "already holds its current value; set it from a load hook "
+			        "(XSPLICE_LOAD_HOOK) "
+			        "or keep new state in a shadow variable",
+			        y->why ? y->why : "changed");
 	}
 }
 
@@ -233,9 +242,10 @@ static void refuse_shared_code(struct df_ctx *c, struct df_sym *p)
 			continue;
 		if (!q->twin || q->twin->sec != p->sec)
 			df_note(&c->rep, DN_REFUSED, df_sym_label(&c->orig, t, a, sizeof(a)),
-				"shares its code with '%s' in the target (identical code folding), and the "
-				"patch changes only one of them; build with -fno-ipa-icf",
-				df_sym_label(&c->orig, q, b, sizeof(b)));
+			        "shares its code with '%s' in the target (identical code folding), "
+			        "and the "
+			        "patch changes only one of them; build with -fno-ipa-icf",
+			        df_sym_label(&c->orig, q, b, sizeof(b)));
 	}
 }
 
@@ -263,18 +273,22 @@ static void refuse_sections(struct df_ctx *c)
 		if (s->kind != DK_INIT && s->kind != DK_OTHER)
 			continue;
 		struct df_sec *t = same_name(&c->orig, s->name);
-		if (t && t->kind == s->kind && df_sec_equal(&c->orig, t, &c->patched, s, why, sizeof(why)))
+		if (t && t->kind == s->kind &&
+		    df_sec_equal(&c->orig, t, &c->patched, s, why, sizeof(why)))
 			continue;
 		if (s->kind == DK_INIT)
-			df_note(&c->rep, DN_REFUSED, s->name,
-				"constructor/destructor table %s: constructors do not run again in a "
-				"running process; do the work in a load hook (XSPLICE_LOAD_HOOK)",
-				t ? "changed" : "added");
+			df_note(
+			    &c->rep, DN_REFUSED, s->name,
+			    "constructor/destructor table %s: constructors do not run again in a "
+			    "running process; do the work in a load hook (XSPLICE_LOAD_HOOK)",
+			    t ? "changed" : "added");
 		else
 			df_note(&c->rep, DN_REFUSED, s->name,
-				"section %s (flags 0x%llx) %s and cannot be classified as code, data or "
-				"constants; a patch may not change it",
-				s->name, (unsigned long long)s->sh.sh_flags, t ? "changed" : "is new");
+			        "section %s (flags 0x%llx) %s and cannot be classified as code, "
+			        "data or "
+			        "constants; a patch may not change it",
+			        s->name, (unsigned long long)s->sh.sh_flags,
+			        t ? "changed" : "is new");
 	}
 }
 
@@ -293,14 +307,15 @@ static void choose(struct df_ctx *c)
 				s->include = 1;
 			continue;
 		}
-		struct df_sym *p = s->kind == DK_TEXT || s->kind == DK_DATA ? sec_primary(o, s) : NULL;
+		struct df_sym *p =
+		    s->kind == DK_TEXT || s->kind == DK_DATA ? sec_primary(o, s) : NULL;
 		if (!p)
 			continue;
 		if (p->stat == DS_CHANGED && distinct_symbols(o, s)) {
 			df_note(&c->rep, DN_REFUSED, s->name,
-				"section holds several %s (%s, ...) and changed; compile with "
-				"-ffunction-sections -fdata-sections (xsplice-cc does)",
-				s->kind == DK_TEXT ? "functions" : "variables", p->name);
+			        "section holds several %s (%s, ...) and changed; compile with "
+			        "-ffunction-sections -fdata-sections (xsplice-cc does)",
+			        s->kind == DK_TEXT ? "functions" : "variables", p->name);
 			continue;
 		}
 		if (s->kind == DK_TEXT && p->stat == DS_CHANGED && !p->parent) {
@@ -311,10 +326,14 @@ static void choose(struct df_ctx *c)
 			refuse_shared_code(c, p);
 			if (!old_size_ok(p) && p->twin->s.st_size < jump_need(&c->orig, p->twin) &&
 			    o->secs[p->twin->sec].sh.sh_addralign < 16)
-				df_note(&c->rep, DN_REFUSED, df_sym_label(&c->orig, p->twin, lbl, sizeof(lbl)),
-					"function is %llu bytes, too short for the %zu-byte jump, is not "
-					"aligned (no padding can follow it) and is called from other files",
-					(unsigned long long)p->twin->s.st_size, jump_need(&c->orig, p->twin));
+				df_note(&c->rep, DN_REFUSED,
+				        df_sym_label(&c->orig, p->twin, lbl, sizeof(lbl)),
+				        "function is %llu bytes, too short for the %zu-byte jump, "
+				        "is not "
+				        "aligned (no padding can follow it) and is called from "
+				        "other files",
+				        (unsigned long long)p->twin->s.st_size,
+				        jump_need(&c->orig, p->twin));
 			p->flags |= DF_INCLUDE | DF_REPLACE;
 		} else if (p->stat == DS_NEW && p->bind != STB_LOCAL) {
 			p->flags |= DF_INCLUDE;
@@ -362,10 +381,12 @@ static void walk_rel(struct df_ctx *c, struct df_sec *from, const struct df_rel 
 	const struct df_sym *y = &o->syms[r->sym];
 	if (tls_reloc(r->type)) {
 		struct df_sym *f = sec_primary(o, from);
-		df_note(&c->rep, DN_REFUSED, f ? f->name : from->name,
-			"uses the thread-local variable '%s': payload code cannot reach thread-local "
-			"storage yet; move the per-thread state behind a function the patch does not change",
-			y->type == STT_SECTION && y->sec ? o->secs[y->sec].name : y->name);
+		df_note(
+		    &c->rep, DN_REFUSED, f ? f->name : from->name,
+		    "uses the thread-local variable '%s': payload code cannot reach thread-local "
+		    "storage yet; move the per-thread state behind a function the patch does not "
+		    "change",
+		    y->type == STT_SECTION && y->sec ? o->secs[y->sec].name : y->name);
 		return;
 	}
 	if (!y->sec)
@@ -386,28 +407,34 @@ static void walk_rel(struct df_ctx *c, struct df_sec *from, const struct df_rel 
 		if (!ti) {
 			if (!s->include)
 				df_note(&c->rep, DN_REFUSED, from->name,
-					"refers to %s+0x%llx, which is not the start of any symbol there",
-					s->name, (unsigned long long)(y->s.st_value + (uint64_t)r->addend));
+				        "refers to %s+0x%llx, which is not the start of any symbol "
+				        "there",
+				        s->name,
+				        (unsigned long long)(y->s.st_value + (uint64_t)r->addend));
 			return;
 		}
 		t = &o->syms[ti];
-		if (t->stat == DS_NEW || (t->flags & (DF_COPY | DF_ROCOPY | DF_INCLUDE)) || t->parent) {
+		if (t->stat == DS_NEW || (t->flags & (DF_COPY | DF_ROCOPY | DF_INCLUDE)) ||
+		    t->parent) {
 			if (t->type == STT_TLS && t->stat == DS_NEW) {
 				df_note(&c->rep, DN_REFUSED, t->name,
-					"new thread-local variable: TLS cannot be allocated for threads "
-					"that already run; use a shadow variable keyed by thread");
+				        "new thread-local variable: TLS cannot be allocated for "
+				        "threads "
+				        "that already run; use a shadow variable keyed by thread");
 				return;
 			}
 			include_sec(o, s, more);
 		} else if (!t->twin) {
-			df_note(&c->rep, DN_REFUSED, t->name, "referenced but exists in neither build?");
+			df_note(&c->rep, DN_REFUSED, t->name,
+			        "referenced but exists in neither build?");
 		}
 		return;
 	default:
 		if (from->kind == DK_EHFRAME)
 			return;
-		df_note(&c->rep, DN_REFUSED, from->name, "refers to section %s (%s), which a payload cannot use",
-			s->name, df_kind_name(s->kind));
+		df_note(&c->rep, DN_REFUSED, from->name,
+		        "refers to section %s (%s), which a payload cannot use", s->name,
+		        df_kind_name(s->kind));
 	}
 }
 
@@ -420,7 +447,8 @@ static void walk(struct df_ctx *c)
 		more = 0;
 		for (size_t i = 1; i < o->nsyms; i++) {
 			struct df_sym *y = &o->syms[i];
-			if (y->parent && (o->syms[y->parent].flags & DF_INCLUDE) && !(y->flags & DF_INCLUDE))
+			if (y->parent && (o->syms[y->parent].flags & DF_INCLUDE) &&
+			    !(y->flags & DF_INCLUDE))
 				include_sec(o, &o->secs[y->sec], &more);
 		}
 		for (size_t i = 1; i < o->nsecs; i++) {
@@ -445,9 +473,11 @@ static void report(struct df_ctx *c)
 		struct df_sym *y = &o->syms[i];
 		if (!y->sec || (!is_func(y) && y->type != STT_OBJECT && y->type != STT_TLS))
 			continue;
-		const char *name = df_sym_label(y->twin ? &c->orig : o, y->twin ? y->twin : y, lbl, sizeof(lbl));
+		const char *name =
+		    df_sym_label(y->twin ? &c->orig : o, y->twin ? y->twin : y, lbl, sizeof(lbl));
 		if (y->flags & DF_LINEONLY)
-			df_note(&c->rep, DN_IGNORED, name, "only __LINE__ values differ: not patched");
+			df_note(&c->rep, DN_IGNORED, name,
+			        "only __LINE__ values differ: not patched");
 		else if (y->flags & DF_REPLACE)
 			df_note(&c->rep, DN_REPLACED, name, "%s", y->why ? y->why : "changed");
 		else if (is_func(y) && (y->flags & DF_COPY))
@@ -455,17 +485,20 @@ static void report(struct df_ctx *c)
 		else if (is_func(y) && y->stat == DS_NEW && (y->flags & DF_INCLUDE) && !y->parent)
 			df_note(&c->rep, DN_ADDED, name, "new function");
 		else if (y->flags & DF_ROCOPY)
-			df_note(&c->rep, DN_RODATA, name, "read-only data changed: new copy (%s)", y->why);
+			df_note(&c->rep, DN_RODATA, name, "read-only data changed: new copy (%s)",
+			        y->why);
 		else if (!is_func(y) && y->stat == DS_NEW && (y->flags & DF_INCLUDE) &&
-			 !df_anon_name(y->name))
-			df_note(&c->rep, DN_DATA, name, "new variable, %llu bytes, allocated in the payload",
-				(unsigned long long)y->s.st_size);
+		         !df_anon_name(y->name))
+			df_note(&c->rep, DN_DATA, name,
+			        "new variable, %llu bytes, allocated in the payload",
+			        (unsigned long long)y->s.st_size);
 	}
 	for (size_t i = 1; i < c->orig.nsyms; i++) {
 		struct df_sym *y = &c->orig.syms[i];
 		if (is_func(y) && y->sec && !y->twin && !y->parent && !df_is_clone(y->name))
 			df_note(&c->rep, DN_IGNORED, df_sym_label(&c->orig, y, lbl, sizeof(lbl)),
-				"function no longer in the patched build: left in place, unused by new code");
+			        "function no longer in the patched build: left in place, unused by "
+			        "new code");
 	}
 }
 

@@ -63,7 +63,8 @@ struct tally {
 	size_t compared;
 };
 
-static void add_mismatch(struct tally *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_mismatch(struct tally *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void add_mismatch(struct tally *t, const char *fmt, ...)
 {
 	if (t->n == t->cap) {
@@ -81,7 +82,8 @@ static void add_mismatch(struct tally *t, const char *fmt, ...)
 }
 
 /* The target's copy of object symbol `y`, NULL if it has none. */
-static const struct xt_sym *find(const struct xt_target *t, const struct df_obj *o, const struct df_sym *y)
+static const struct xt_sym *find(const struct xt_target *t, const struct df_obj *o,
+                                 const struct df_sym *y)
 {
 	size_t n;
 	const struct xt_sym *run = xt_by_name(t, y->name, &n);
@@ -101,7 +103,7 @@ static const struct xt_sym *find(const struct xt_target *t, const struct df_obj 
 }
 
 static void compare_func(const struct xt_target *t, const struct df_obj *o, const struct df_sym *y,
-			 const struct xt_sym *ts, struct tally *tl)
+                         const struct xt_sym *ts, struct tally *tl)
 {
 	char lbl[300];
 	df_sym_label(o, y, lbl, sizeof(lbl));
@@ -110,7 +112,7 @@ static void compare_func(const struct xt_target *t, const struct df_obj *o, cons
 	tl->compared++;
 	if (ts->size != size) {
 		add_mismatch(tl, "%s: %zu bytes here, %llu in the target", lbl, size,
-			     (unsigned long long)ts->size);
+		             (unsigned long long)ts->size);
 		return;
 	}
 	uint8_t *buf = malloc(size ? size : 1), *mask = calloc(size ? size : 1, 1);
@@ -139,7 +141,7 @@ out:
 
 /* Compare one object; *member says whether it is part of the target. */
 static int check_obj(const struct xt_target *t, const char *path, int *member, struct tally *tl,
-		     struct xs_err *err)
+                     struct xs_err *err)
 {
 	struct df_obj o;
 	int rc = df_load(&o, path, 1, err);
@@ -157,7 +159,8 @@ static int check_obj(const struct xt_target *t, const char *path, int *member, s
 	}
 	for (size_t i = 1; i < o.nsyms; i++) {
 		const struct df_sym *y = &o.syms[i];
-		if (y->type != STT_FUNC || !y->sec || !y->s.st_size || o.secs[y->sec].kind != DK_TEXT)
+		if (y->type != STT_FUNC || !y->sec || !y->s.st_size ||
+		    o.secs[y->sec].kind != DK_TEXT)
 			continue;
 		hits[i] = find(t, &o, y);
 		if (df_sym_scoped(y))
@@ -188,7 +191,7 @@ static int check_obj(const struct xt_target *t, const char *path, int *member, s
 }
 
 int df_check_target(const char *target, char **objs, size_t nobjs, int verbose, FILE *out,
-		    struct xs_err *err)
+                    struct xs_err *err)
 {
 	struct xt_target t;
 	struct xt_opts opts = {0};
@@ -206,25 +209,28 @@ int df_check_target(const char *target, char **objs, size_t nobjs, int verbose, 
 		}
 	}
 	if (!rc && verbose)
-		fprintf(stderr, "xsplice-diff: %zu of %zu objects are in %s; %zu functions compared, "
-			"%zu differ\n", members, nobjs, target, tl.compared, tl.n);
+		fprintf(stderr,
+		        "xsplice-diff: %zu of %zu objects are in %s; %zu functions compared, "
+		        "%zu differ\n",
+		        members, nobjs, target, tl.compared, tl.n);
 	if (!rc && tl.n) {
 		char list[400] = "";
 		size_t used = 0;
 		for (size_t i = 0; i < tl.n; i++)
 			fprintf(stderr, "xsplice-diff: differs: %s\n", tl.m[i].what);
 		for (size_t i = 0; i < tl.n && i < 3 && used < sizeof(list); i++)
-			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? "; " : "",
-						 tl.m[i].what);
-		rc = xs_err_set(err, -EBADMSG,
-				"%s was not built from this source with these flags: %zu of %zu "
-				"functions differ (%s%s); build it with the same compiler and flags "
-				"through xsplice-cc, or give the matching source tree",
-				target, tl.n, tl.compared, list,
-				tl.n > 3 ? "; ..." : "");
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+			                         i ? "; " : "", tl.m[i].what);
+		rc =
+		    xs_err_set(err, -EBADMSG,
+		               "%s was not built from this source with these flags: %zu of %zu "
+		               "functions differ (%s%s); build it with the same compiler and flags "
+		               "through xsplice-cc, or give the matching source tree",
+		               target, tl.n, tl.compared, list, tl.n > 3 ? "; ..." : "");
 	} else if (!rc && !members) {
-		rc = xs_err_set(err, -ENOENT, "none of the %zu objects is part of %s: wrong target?",
-				nobjs, target);
+		rc =
+		    xs_err_set(err, -ENOENT, "none of the %zu objects is part of %s: wrong target?",
+		               nobjs, target);
 	}
 	free(tl.m);
 	xt_close(&t);
