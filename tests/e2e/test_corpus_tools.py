@@ -151,3 +151,28 @@ def test_diff_check_target_membership(tmp_path):
     make(prod)
     p = run([DIFF, "--check-target", prod / "libmotd.so", prod / "motd.o", prod / "main.o"])
     assert p.stdout.splitlines() == [f"member\t{prod / 'motd.o'}", f"absent\t{prod / 'main.o'}"]
+
+
+def test_build_refuses_a_short_function_without_padding(tmp_path):
+    # at -Os functions are not aligned: the 1-byte on_event is followed at once
+    # by the next function, and it is called from another file
+    src = case_copy("short", tmp_path / "src")
+    prod = case_copy("short", tmp_path / "prod")
+    make(prod, "CFLAGS=-Os")
+    p = build(src, prod / "prog", tmp_path / "out", "--build", "make CFLAGS=-Os")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "on_event" in p.stderr and "too short for the 5-byte jump" in p.stderr
+
+
+def test_diff_refuses_a_section_it_cannot_classify(tmp_path):
+    src = tmp_path / "a.c"
+    body = ("int f(void) {{ return 1; }}\n"
+            "__asm__(\".pushsection .mytable,\\\"aw\\\"\\n.long {}\\n.popsection\");\n")
+    src.write_text(body.format(1))
+    run([XSCC, "-O2", "-c", src, "-o", tmp_path / "a.o"])
+    src.write_text(body.format(2))
+    run([XSCC, "-O2", "-c", src, "-o", tmp_path / "b.o"])
+    p = run([DIFF, tmp_path / "a.o", tmp_path / "b.o", "-o", tmp_path / "out.o"], check=False)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert ".mytable" in p.stderr and "cannot be classified" in p.stderr
+    assert not (tmp_path / "out.o").exists()

@@ -1,0 +1,2 @@
+const char *whoami(int v);
+const char *other(void);
