@@ -127,6 +127,21 @@ static int shared_users(const struct df_obj *orig, size_t oi, const struct df_ob
 	return score;
 }
 
+/* Every function using symbol `i` of `o` exists in the other build too. */
+static int all_users_twinned(const struct df_obj *o, size_t i)
+{
+	int any = 0;
+	for (size_t k = 1; k < o->nsecs; k++) {
+		const struct df_sec *fs = &o->secs[k];
+		if (fs->kind != DK_TEXT || !fs->primary || !refers(o, fs, i))
+			continue;
+		if (!o->syms[fs->primary].twin)
+			return 0;
+		any = 1;
+	}
+	return any;
+}
+
 static int same_base(const char *a, const char *b)
 {
 	const char *da = strrchr(a, '.'), *db = strrchr(b, '.');
@@ -188,6 +203,12 @@ static int static_locals(struct df_obj *orig, struct df_obj *patched, struct xs_
 			pair(&orig->syms[best], p);
 			continue;
 		}
+		/* No function uses both, and all of them exist in both builds: the
+		 * variable moved to other functions (or one was removed and another
+		 * added): a new variable, not the old one under a new number. */
+		if (!top && ncand == 1 && all_users_twinned(patched, pi) &&
+		    all_users_twinned(orig, best))
+			continue;
 		size_t no = count_base(orig, p->name), np = count_base(patched, p->name);
 		if (no == 1 && np == 1) {
 			pair(&orig->syms[best], p);
