@@ -176,3 +176,18 @@ def test_diff_refuses_a_section_it_cannot_classify(tmp_path):
     assert p.returncode == 2, p.stdout + p.stderr
     assert ".mytable" in p.stderr and "cannot be classified" in p.stderr
     assert not (tmp_path / "out.o").exists()
+
+
+def test_diff_static_locals_follow_their_functions(tmp_path):
+    # f's counter disappears and g gets one of the same name: the compiler
+    # calls both n.0, but g's is a new variable, not f's old one
+    a, b = tmp_path / "a.c", tmp_path / "b.c"
+    a.write_text("int f(void) { static int n; return ++n; }\nint g(void) { return 5; }\n")
+    b.write_text("int f(void) { return 7; }\nint g(void) { static int n; return ++n + 4; }\n")
+    run([XSCC, "-O2", "-c", a, "-o", tmp_path / "a.o"])
+    run([XSCC, "-O2", "-c", b, "-o", tmp_path / "b.o"])
+    p = run([DIFF, "-r", tmp_path / "r.tsv", tmp_path / "a.o", tmp_path / "b.o", "-o", tmp_path / "out.o"])
+    rows = [line.split("\t")[0::2] for line in (tmp_path / "r.tsv").read_text().splitlines()]
+    assert ["new-data", "b.c#n.0"] in rows, p.stdout
+    syms = run(["nm", tmp_path / "out.o"]).stdout
+    assert " b n.0" in syms and "a.c#n.0" not in syms

@@ -1,0 +1,2 @@
+int set_opt(int v);
+int get_opt(int v);
