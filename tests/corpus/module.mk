@@ -1,0 +1,9 @@
+# tests/corpus: the xsplice-build corpus.  Each case directory holds a small
+# program, its Makefile, fix.patch and case.txt (the expected outcome); they
+# run end to end in live processes as part of check-e2e
+# (tests/e2e/test_corpus*.py).  `make check-corpus` runs only them, plus the
+# real-project test (Lua 5.4.4, tests/corpus/real/lua.sh).
+.PHONY: check-corpus
+check-corpus: all
+	$(PYTEST) $(PYTEST_FLAGS) tests/e2e/test_corpus.py tests/e2e/test_corpus_tools.py \
+		tests/e2e/test_corpus_real.py
