@@ -180,6 +180,8 @@ static void set_all(struct df_obj *o, struct df_sec *s, enum df_stat st, const c
 	}
 }
 
+/* Reasons live as long as the run: a fixed pool instead of a free list for
+ * a short-lived tool; a full pool degrades to a generic reason. */
 static char *dupwhy(const char *s)
 {
 	static char pool[1 << 16];

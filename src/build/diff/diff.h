@@ -84,6 +84,7 @@ struct df_sec {
 	uint64_t hash;  /* content key of DK_ANON sections */
 	int hash_state; /* 0 not computed, 1 in progress, 2 done */
 	int include;
+	int walked; /* its relocations were followed (plan.c) */
 	size_t outidx;
 };
 

@@ -453,9 +453,9 @@ static void walk(struct df_ctx *c)
 		}
 		for (size_t i = 1; i < o->nsecs; i++) {
 			struct df_sec *s = &o->secs[i];
-			if (!s->include || s->hash_state == 3)
+			if (!s->include || s->walked)
 				continue;
-			s->hash_state = 3; /* walked */
+			s->walked = 1;
 			for (size_t k = 0; k < s->nrels; k++)
 				walk_rel(c, s, &s->rels[k], &more);
 			more = 1;
