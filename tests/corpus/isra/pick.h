@@ -1,0 +1,2 @@
+long p1(long x);
+long p2(long x);
