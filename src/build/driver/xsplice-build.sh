@@ -300,6 +300,11 @@ for f in "${touched[@]}"; do
 	[ -f "$work/src/$f" ] || continue
 	mkdir -p "$work/post/$(dirname "$f")" "$work/aligned/$(dirname "$f")"
 	cp -p "$work/src/$f" "$work/post/$f"
+	# only C-family sources know #line; other files stay as patched
+	case "$f" in
+	*.c | *.h | *.cc | *.cpp | *.cxx | *.hh | *.hpp | *.hxx | *.C | *.H | *.inc | *.def) ;;
+	*) cp -p "$work/src/$f" "$work/aligned/$f"; continue ;;
+	esac
 	if [ -f "$work/pre/$f" ]; then
 		align "$work/pre/$f" "$work/src/$f" >"$work/aligned/$f"
 		grep -q '^#line ' "$work/aligned/$f" && ! cmp -s "$work/aligned/$f" "$work/src/$f" && need_aligned=1
