@@ -361,56 +361,79 @@ static int hash_add(struct slotset *set, pid_t tid)
 	}
 }
 
-/* Signal every thread not seen yet.  Returns the number of new threads, or
- * -EAGAIN (with fail) when the slots are full or a signal cannot be sent. */
-static int scan_and_signal(struct slotset *set, struct xs_qfail *fail)
+/* Signal slot i (or not: see below); -ESRCH marks it gone. */
+static int signal_slot(struct slotset *set, unsigned i)
 {
-	int added = 0;
+	struct slot *s = &set->slots[i];
+	/* a thread that did not answer before and still has our signal
+	 * pending gets no second one: it parks when that one is delivered */
+	int r = noresp_has(s->tid) && xs_task_sig_pending(s->tid, q.signo) ? 0
+									   : send_park(s->tid, i);
+	if (r == -ESRCH) {
+		s->gone = 1;
+		r = 0;
+	}
+	return r;
+}
+
+/*
+ * Record every thread not seen yet in this attempt (with the syscall it is
+ * blocked in) and, when `send`, signal it.  Returns the number of new
+ * threads, or -EAGAIN (with fail) when the slots are full or a signal
+ * cannot be sent.
+ */
+static int scan(struct slotset *set, int send, struct xs_qfail *fail)
+{
+	int added = 0, rc = 0;
 	long fd = xs_raw_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		fail->why = XS_QWHY_SIGNAL, fail->err = (int)-fd;
 		return -EAGAIN;
 	}
-	for (;;) {
+	while (!rc) {
 		long len = xs_sys3(SYS_getdents64, fd, q.dents, sizeof(q.dents));
 		if (len <= 0)
 			break;
-		for (long off = 0; off < len;) {
+		for (long off = 0; off < len && !rc;) {
 			struct { uint64_t ino; int64_t off; uint16_t reclen; uint8_t type; char name[]; }
 			*d = (void *)(q.dents + off);
 			off += d->reclen;
 			uintptr_t tid;
 			int neg;
-			if (!xs_parse_num(d->name, &tid, &neg) || (pid_t)tid == q.self)
-				continue;
-			if (!hash_add(set, (pid_t)tid))
+			if (!xs_parse_num(d->name, &tid, &neg) || (pid_t)tid == q.self ||
+			    !hash_add(set, (pid_t)tid))
 				continue;
 			if (q.n == set->cap) {
-				xs_raw_close((int)fd);
 				fail->why = XS_QWHY_GROW;
-				return -EAGAIN;
+				rc = -EAGAIN;
+				break;
 			}
-			struct slot *s = &set->slots[q.n];
-			fill_slot(s, (pid_t)tid);
-			/* a thread that did not answer before and still has our
-			 * signal pending gets no second one: it parks when that
-			 * one is delivered */
-			int r = noresp_has((pid_t)tid) && xs_task_sig_pending((pid_t)tid, q.signo)
-					? 0
-					: send_park((pid_t)tid, q.n);
+			fill_slot(&set->slots[q.n], (pid_t)tid);
+			int r = send ? signal_slot(set, q.n) : 0;
 			q.n++;
 			added++;
-			if (r == -ESRCH) {
-				s->gone = 1;
-			} else if (r < 0) {
-				xs_raw_close((int)fd);
+			if (r < 0) {
 				fail->why = XS_QWHY_SIGNAL, fail->tid = (pid_t)tid, fail->err = -r;
-				return -EAGAIN;
+				rc = -EAGAIN;
 			}
 		}
 	}
 	xs_raw_close((int)fd);
-	return added;
+	return rc ? rc : added;
+}
+
+/* Signal every slot recorded so far, as fast as possible: a thread that is
+ * not signalled yet keeps its CPU from the ones that are. */
+static int signal_all(struct slotset *set, struct xs_qfail *fail)
+{
+	for (unsigned i = 0; i < q.n; i++) {
+		int r = signal_slot(set, i);
+		if (r < 0) {
+			fail->why = XS_QWHY_SIGNAL, fail->tid = set->slots[i].tid, fail->err = -r;
+			return -EAGAIN;
+		}
+	}
+	return 0;
 }
 
 /* Count threads that must still arrive; mark exited ones gone if `check`. */
@@ -476,6 +499,14 @@ static void release(uint32_t st)
 	xs_futex_wake((const uint32_t *)&q.phase, 0x7fffffff);
 }
 
+/* The threads that did not park, remembered for the next attempts. */
+static void remember_late(struct slotset *set)
+{
+	for (unsigned i = 0; i < q.n; i++)
+		if (!set->slots[i].gone && atomic_load(&set->slots[i].arrived) != q.gen)
+			noresp_add(set->slots[i].tid);
+}
+
 int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail)
 {
 	struct slotset *set = atomic_load(&q.set);
@@ -492,20 +523,24 @@ int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail)
 		q.gen = 1;
 	q.n = 0;
 	atomic_store(&q.narrived, 0);
+	/* first every thread's syscall (slow /proc reads), while all run;
+	 * then the signals, back to back */
+	int rc = scan(set, 0, fail);
 	atomic_store(&q.phase, PHASE(q.gen, PH_PARK));
 	q.t_first = now_ns();
 	uint64_t deadline = q.t_first + (uint64_t)timeout_ms * 1000000u;
-	for (;;) {
-		int added = scan_and_signal(set, fail);
+	if (rc >= 0)
+		rc = signal_all(set, fail);
+	while (rc >= 0) {
+		/* threads created meanwhile are caught by the next scan */
+		int added = scan(set, 1, fail);
 		if (added < 0)
 			break;
 		if (added == 0 && !missing(set, 0, &fail->tid))
 			return 0;
 		if (wait_arrivals(set, deadline, &fail->tid)) {
 			fail->why = XS_QWHY_TIMEOUT;
-			for (unsigned i = 0; i < q.n; i++)
-				if (!set->slots[i].gone && atomic_load(&set->slots[i].arrived) != q.gen)
-					noresp_add(set->slots[i].tid);
+			remember_late(set);
 			break;
 		}
 	}
@@ -553,8 +588,10 @@ void xs_quiesce_perthread(const uintptr_t *fns, unsigned n)
 
 void xs_quiesce_end(void)
 {
-	release(PH_RELEASE);
+	/* measured at the release itself: waking every thread lets them
+	 * preempt this one, and they are running again from here on */
 	q.pause_ns = now_ns() - q.t_first;
+	release(PH_RELEASE);
 }
 
 void xs_quiesce_set_avoid(int (*in_range)(const void *ctx, uintptr_t pc), const void *ctx)
