@@ -436,17 +436,12 @@ static int prepare_window(const struct plan *pl, struct xs_err *err)
 }
 
 /* Attempts with backoff until done or the deadline. */
-static int run_window(struct plan *pl, const struct xs_action_opts *o, uint64_t *pause_ns,
-		      struct xs_err *err)
+static int attempts(struct plan *pl, uint32_t timeout, uint32_t deadline, uint64_t *pause_ns,
+		    struct xs_err *err)
 {
-	uint32_t timeout = o && o->quiesce_timeout_ms ? o->quiesce_timeout_ms : xs_eng.timeout_ms;
-	uint32_t deadline = o && o->deadline_ms ? o->deadline_ms : xs_eng.deadline_ms;
 	uint64_t start = now_ms();
 	unsigned tries = 0, backoff = 1;
 	struct attempt at;
-	int rc = prepare_window(pl, err);
-	if (rc)
-		return rc;
 	for (;;) {
 		attempt(pl, timeout, &at);
 		tries++;
@@ -455,7 +450,7 @@ static int run_window(struct plan *pl, const struct xs_action_opts *o, uint64_t 
 			return at.rc ? xs_wfail_message(err) : 0;
 		}
 		if (at.grow) {
-			rc = prepare_window(pl, err);
+			int rc = prepare_window(pl, err);
 			if (rc)
 				return rc;
 			continue;
@@ -466,6 +461,20 @@ static int run_window(struct plan *pl, const struct xs_action_opts *o, uint64_t 
 		sleep_ms(backoff);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
+}
+
+static int run_window(struct plan *pl, const struct xs_action_opts *o, uint64_t *pause_ns,
+		      struct xs_err *err)
+{
+	uint32_t timeout = o && o->quiesce_timeout_ms ? o->quiesce_timeout_ms : xs_eng.timeout_ms;
+	uint32_t deadline = o && o->deadline_ms ? o->deadline_ms : xs_eng.deadline_ms;
+	int rc = prepare_window(pl, err);
+	if (rc)
+		return rc;
+	xs_text_begin();
+	rc = attempts(pl, timeout, deadline, pause_ns, err);
+	xs_text_end();
+	return rc;
 }
 
 /* ---- actions ------------------------------------------------------------------- */

@@ -12,18 +12,12 @@
 #include "agent/rawsys.h"
 
 static struct {
-	int memfd;       /* /proc/self/mem, or -1 */
-	int procmem_ok;  /* last write through it worked */
+	int memfd;       /* /proc/self/mem during an action, else -1 */
+	int forced;      /* XSPLICE_TEXT_WRITE=mprotect */
+	int broken;      /* a write through /proc/self/mem failed: the kernel
+			  * refuses them (proc_mem.force_override=never) */
 	int sync_core;   /* membarrier SYNC_CORE registered */
 } tp = {.memfd = -1};
-
-static void open_mem(void)
-{
-	if (tp.memfd >= 0)
-		close(tp.memfd);
-	tp.memfd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-	tp.procmem_ok = tp.memfd >= 0;
-}
 
 static void register_membarrier(void)
 {
@@ -34,30 +28,40 @@ static void register_membarrier(void)
 		tp.sync_core = 1;
 }
 
-static int forced_mprotect(void)
-{
-	const char *v = getenv("XSPLICE_TEXT_WRITE");
-	return v && !strcmp(v, "mprotect");
-}
-
 int xs_text_init(struct xs_err *err)
 {
+	const char *v = getenv("XSPLICE_TEXT_WRITE");
 	(void)err;
-	open_mem();
 	/* XSPLICE_TEXT_WRITE=mprotect: what happens on kernels that refuse
-	 * /proc/self/mem writes (proc_mem.force_override=never) */
-	if (forced_mprotect())
-		tp.procmem_ok = 0;
+	 * /proc/self/mem writes */
+	tp.forced = v && !strcmp(v, "mprotect");
 	register_membarrier();
 	return 0;
 }
 
-/* /proc/self/mem is bound to the mm it was opened in: the parent's. */
+/*
+ * The file is open only during an action: a program may close every fd it
+ * did not open itself and reuse the number, and a write meant for our code
+ * must never land in its file.  Opened anew each time, /proc/self also
+ * always means this process (after fork, the child).
+ */
+void xs_text_begin(void)
+{
+	if (tp.memfd < 0 && !tp.forced && !tp.broken)
+		tp.memfd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+}
+
+void xs_text_end(void)
+{
+	if (tp.memfd >= 0)
+		close(tp.memfd);
+	tp.memfd = -1;
+}
+
+/* The child's memory is its own: membarrier registration is per process. */
 void xs_text_atfork_child(void)
 {
-	open_mem();
-	if (forced_mprotect())
-		tp.procmem_ok = 0;
+	tp.memfd = -1; /* an fd of the parent's action, not ours to close */
 	register_membarrier();
 }
 
@@ -92,11 +96,11 @@ static int write_mprotect(uintptr_t addr, const void *bytes, size_t len, int pro
 
 int xs_text_write(uintptr_t addr, const void *bytes, size_t len, int prot)
 {
-	if (tp.procmem_ok) {
+	if (tp.memfd >= 0 && !tp.broken) {
 		int r = write_procmem(addr, bytes, len);
 		if (!r && !memcmp((const void *)addr, bytes, len))
 			return 0;
-		tp.procmem_ok = 0; /* e.g. proc_mem.force_override=never */
+		tp.broken = 1;
 	}
 	return write_mprotect(addr, bytes, len, prot);
 }
@@ -109,5 +113,5 @@ void xs_text_sync(void)
 
 int xs_text_uses_procmem(void)
 {
-	return tp.procmem_ok;
+	return !tp.forced && !tp.broken;
 }

@@ -1,7 +1,8 @@
 /*
  * Writing code in the quiesce window.
  *
- * The bytes go through /proc/self/mem (pwrite on an fd opened at init): the
+ * The bytes go through /proc/self/mem (pwrite on an fd open during the
+ * action): the
  * kernel writes the page for us, and no page is ever made writable to the
  * rest of the process.  Only if that fails (a kernel that refuses
  * /proc/pid/mem writes) are the pages mprotect'ed RWX for the write and put
@@ -19,6 +20,9 @@
 
 int xs_text_init(struct xs_err *err);
 void xs_text_atfork_child(void);
+/* Around an action (outside the window): open / close /proc/self/mem. */
+void xs_text_begin(void);
+void xs_text_end(void);
 
 /* In the window: write len bytes at addr (code). 0 or negative errno.
  * `prot` is the mapping's protection to restore on the mprotect path. */
