@@ -398,6 +398,10 @@ static int busy_message(const struct plan *pl, const struct attempt *at, unsigne
 {
 	char what[256], name[64], why[320];
 	if (at->qf.why == XS_QWHY_TIMEOUT) {
+		/* the program may have taken the signal over meanwhile */
+		int rc = xs_quiesce_check_handler(err);
+		if (rc)
+			return rc;
 		xs_thread_describe(at->qf.tid, xs_quiesce_signal(), why, sizeof(why));
 		return xs_err_set(err, -EBUSY,
 				  "cannot pause the process: %s (%u of %u threads paused; %u "
