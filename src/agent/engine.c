@@ -140,9 +140,16 @@ static int overlap(const struct xs_fstate *a, const struct xs_fstate *b)
 	return a->site < b->site + b->len && b->site < a->site + a->len;
 }
 
-/* Revert is last-in-first-out per function. */
+/* Revert is last-in-first-out per function, and a payload stays while one
+ * applied on it through the build-id chain is there. */
 static int check_lifo(const struct xsplice_payload *p, struct xs_err *err)
 {
+	for (const struct xsplice_payload *q = xs_eng.head; q; q = q->next)
+		if (q != p && q->state == XS_STATE_APPLIED && !q->applied_nodeps &&
+		    same_id(&q->depends, p->id.b, p->id.len))
+			return xs_err_set(err, -EBUSY,
+					  "payload %s depends on %s (build-id chain): revert %s first",
+					  q->name, p->name, q->name);
 	for (unsigned i = 0; i < p->l.nfuncs; i++) {
 		const struct xs_fstate *s = &p->fs[i];
 		if (!s->written)
@@ -631,6 +638,8 @@ int xs_engine_action(const char *name, enum xs_action act, const struct xs_actio
 		return rc;
 	}
 	rc = do_action(p, act, opts, &pause, err);
+	if (rc == 0 && (act == XS_ACT_APPLY || act == XS_ACT_REPLACE))
+		p->applied_nodeps = opts && (opts->flags & XS_ACTION_NODEPS);
 	if (rc != XS_NOOP) {
 		p->rc = rc < 0 ? rc : 0;
 		p->last_act = act;

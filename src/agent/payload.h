@@ -43,6 +43,7 @@ struct xsplice_payload {
 	char msg[512];    /* and its message */
 	enum xs_action last_act;
 	uint64_t applied_seq; /* position in the applied stack, 0 when not applied */
+	int applied_nodeps;   /* applied with XS_ACTION_NODEPS (no chain) */
 
 	struct xs_id id, target, depends; /* depends.len 0: the target itself */
 	char *mod_path;   /* the module the payload patches */

@@ -37,6 +37,9 @@ class Eng:
             self.payload[name] = pack(d / f"{name}.xsplice", self.target, obj)
         obj = d / "p_work.o"
         self.other_payload = pack(d / "p_work-other.xsplice", self.other, obj)
+        # p_hold on top of p_work in the build-id chain
+        self.hold_on_work = pack(d / "p_hold-on-work.xsplice", self.target, d / "p_hold.o",
+                                 extra=["--depends", self.payload["p_work"]])
 
 
 @pytest.fixture(scope="session")
@@ -310,3 +313,18 @@ def test_text_written_with_mprotect_when_proc_mem_is_refused(eng, start):
     for line in maps.splitlines():
         if line.endswith(str(eng.target)) and "x" in line.split()[1]:
             assert line.split()[1].startswith("r-x"), line
+
+
+def test_revert_keeps_the_build_id_chain(eng, start):
+    t = start([eng.target])
+    t.cli("upload", "work", eng.payload["p_work"], check=0)
+    t.cli("upload", "hold", eng.hold_on_work, check=0)
+    t.cli("apply", "work", check=0)
+    t.cli("apply", "hold", check=0)  # sits on work
+    # other functions, but hold depends on work: work cannot go first
+    p = t.cli("revert", "work", check=2)
+    assert "hold" in p.stderr and "work" in p.stderr, p.stderr
+    assert (t.query("work 1"), t.query("holdfn")) == ("1001", "2")
+    t.cli("revert", "hold", check=0)
+    t.cli("revert", "work", check=0)
+    assert (t.query("work 1"), t.query("holdfn")) == ("2", "1")
