@@ -7,7 +7,7 @@
  *
  *   checks (state, dependencies, LIFO, expectations)     control thread
  *   pre-apply / pre-revert hooks; a veto stops here      control thread
- *   attempts until the deadline:                        
+ *   attempts until the deadline:
  *       park every thread -> stack check -> switch ->     the window
  *       per-thread actions -> release
  *       (busy or a thread that does not park: release, back off, retry)
@@ -42,8 +42,8 @@
 struct xs_engine_state xs_eng;
 
 static struct {
-	struct xs_maps maps;       /* for the stack check, sized outside the window */
-	struct xs_sranges ranges;  /* what the plan switches away from */
+	struct xs_maps maps;      /* for the stack check, sized outside the window */
+	struct xs_sranges ranges; /* what the plan switches away from */
 } win;
 
 struct plan {
@@ -124,15 +124,15 @@ static int check_deps(const struct xsplice_payload *p, int replace, struct xs_er
 	xs_hex_id(on->b, on->len, have, sizeof(have));
 	if (top)
 		return xs_err_set(err, -EINVAL,
-				  "payload %s depends on build-id %s, but the top of the applied "
-				  "stack is payload %s with build-id %s (use --nodeps to apply it "
-				  "independently)",
-				  p->name, want, top->name, have);
+		                  "payload %s depends on build-id %s, but the top of the applied "
+		                  "stack is payload %s with build-id %s (use --nodeps to apply it "
+		                  "independently)",
+		                  p->name, want, top->name, have);
 	return xs_err_set(err, -EINVAL,
-			  "payload %s depends on build-id %s, but %s: the target %s with "
-			  "build-id %s (use --nodeps to apply it independently)",
-			  p->name, want, replace ? "a replace puts it on" : "nothing is applied on",
-			  p->mod_path, have);
+	                  "payload %s depends on build-id %s, but %s: the target %s with "
+	                  "build-id %s (use --nodeps to apply it independently)",
+	                  p->name, want, replace ? "a replace puts it on" : "nothing is applied on",
+	                  p->mod_path, have);
 }
 
 static int overlap(const struct xs_fstate *a, const struct xs_fstate *b)
@@ -147,9 +147,10 @@ static int check_lifo(const struct xsplice_payload *p, struct xs_err *err)
 	for (const struct xsplice_payload *q = xs_eng.head; q; q = q->next)
 		if (q != p && q->state == XS_STATE_APPLIED && !q->applied_nodeps &&
 		    same_id(&q->depends, p->id.b, p->id.len))
-			return xs_err_set(err, -EBUSY,
-					  "payload %s depends on %s (build-id chain): revert %s first",
-					  q->name, p->name, q->name);
+			return xs_err_set(
+			    err, -EBUSY,
+			    "payload %s depends on %s (build-id chain): revert %s first", q->name,
+			    p->name, q->name);
 	for (unsigned i = 0; i < p->l.nfuncs; i++) {
 		const struct xs_fstate *s = &p->fs[i];
 		if (!s->written)
@@ -159,10 +160,10 @@ static int check_lifo(const struct xsplice_payload *p, struct xs_err *err)
 				if (q->fs[j].written && q->fs[j].stamp > s->stamp &&
 				    overlap(s, &q->fs[j]))
 					return xs_err_set(err, -EBUSY,
-							  "payload %s was applied after %s and "
-							  "also patches %s: revert %s first",
-							  q->name, p->name, xs_payload_fname(p, i),
-							  q->name);
+					                  "payload %s was applied after %s and "
+					                  "also patches %s: revert %s first",
+					                  q->name, p->name, xs_payload_fname(p, i),
+					                  q->name);
 	}
 	return 0;
 }
@@ -188,9 +189,9 @@ static int run_pre(struct xsplice_payload *p, enum xs_hook h, struct xs_err *err
 		int rc = ((int (*)(struct xsplice_payload *))p->l.hooks[h][k])(p);
 		if (rc)
 			return xs_err_set(err, rc < 0 ? rc : -ECANCELED,
-					  "the pre-%s hook of payload %s refused: %s",
-					  h == XS_HOOK_PREAPPLY ? "apply" : "revert", p->name,
-					  strerror(rc < 0 ? -rc : ECANCELED));
+			                  "the pre-%s hook of payload %s refused: %s",
+			                  h == XS_HOOK_PREAPPLY ? "apply" : "revert", p->name,
+			                  strerror(rc < 0 ? -rc : ECANCELED));
 	}
 	return 0;
 }
@@ -275,11 +276,11 @@ static int build_ranges(const struct plan *pl)
 		/* a thread at the site itself (or before it, at endbr64) simply
 		 * executes the new jump: only the bytes after it are unsafe */
 		rc = xs_sranges_add(&win.ranges, pl->apply->fs[i].site + 1,
-				    f->old_addr + f->old_size, f->name, NULL);
+		                    f->old_addr + f->old_size, f->name, NULL);
 		if (!rc && q && q->l.funcs[j].new_addr)
 			rc = xs_sranges_add(&win.ranges, q->l.funcs[j].new_addr,
-					    q->l.funcs[j].new_addr + q->l.funcs[j].new_size,
-					    q->l.funcs[j].name, q->name);
+			                    q->l.funcs[j].new_addr + q->l.funcs[j].new_size,
+			                    q->l.funcs[j].name, q->name);
 	}
 	xs_sranges_sort(&win.ranges);
 	return rc;
@@ -292,8 +293,10 @@ static void describe_addr(const struct plan *pl, uintptr_t addr, char *out, size
 	for (const struct xsplice_payload *q = xs_eng.head; q; q = q->next) {
 		for (unsigned i = 0; i < q->l.nfuncs; i++) {
 			const struct xs_func *f = &q->l.funcs[i];
-			if (f->new_addr && addr >= f->new_addr && addr < f->new_addr + f->new_size) {
-				snprintf(out, cap, "%s (payload %s's replacement)", f->name, q->name);
+			if (f->new_addr && addr >= f->new_addr &&
+			    addr < f->new_addr + f->new_size) {
+				snprintf(out, cap, "%s (payload %s's replacement)", f->name,
+				         q->name);
 				return;
 			}
 		}
@@ -375,7 +378,7 @@ static void attempt(struct plan *pl, uint32_t timeout_ms, struct attempt *at)
 		xs_text_sync();
 		if (!at->rc && pl->apply && pl->apply->l.nhooks[XS_HOOK_PERTHREAD])
 			xs_quiesce_perthread(pl->apply->l.hooks[XS_HOOK_PERTHREAD],
-					     pl->apply->l.nhooks[XS_HOOK_PERTHREAD]);
+			                     pl->apply->l.nhooks[XS_HOOK_PERTHREAD]);
 		xs_in_window = 0;
 		at->final = 1;
 	} else {
@@ -401,7 +404,7 @@ static void sleep_ms(unsigned ms)
 
 /* The message for an attempt that could not be done. */
 static int busy_message(const struct plan *pl, const struct attempt *at, unsigned tries,
-			uint64_t ms, struct xs_err *err)
+                        uint64_t ms, struct xs_err *err)
 {
 	char what[256], name[64], why[320];
 	if (at->qf.why == XS_QWHY_TIMEOUT) {
@@ -411,25 +414,25 @@ static int busy_message(const struct plan *pl, const struct attempt *at, unsigne
 			return rc;
 		xs_thread_describe(at->qf.tid, xs_quiesce_signal(), why, sizeof(why));
 		return xs_err_set(err, -EBUSY,
-				  "cannot pause the process: %s (%u of %u threads paused; %u "
-				  "attempts in %lu ms)",
-				  why, at->qf.nparked, at->qf.nthreads, tries, (unsigned long)ms);
+		                  "cannot pause the process: %s (%u of %u threads paused; %u "
+		                  "attempts in %lu ms)",
+		                  why, at->qf.nparked, at->qf.nthreads, tries, (unsigned long)ms);
 	}
 	if (at->qf.why == XS_QWHY_SIGNAL)
 		return xs_err_set(err, -EAGAIN, "cannot signal thread %d: %s", at->qf.tid,
-				  strerror(at->qf.err));
+		                  strerror(at->qf.err));
 	if (at->busy.tid) {
 		describe_addr(pl, at->busy.addr, what, sizeof(what));
 		xs_thread_name(at->busy.tid, name, sizeof(name));
 		return xs_err_set(err, -EBUSY,
-				  "%s is in use: thread %d (%s) %s 0x%lx (%u attempts in %lu ms); "
-				  "try again later",
-				  what, at->busy.tid, name,
-				  at->busy.at_pc ? "is executing it at" : "will return into it at",
-				  (unsigned long)at->busy.addr, tries, (unsigned long)ms);
+		                  "%s is in use: thread %d (%s) %s 0x%lx (%u attempts in %lu ms); "
+		                  "try again later",
+		                  what, at->busy.tid, name,
+		                  at->busy.at_pc ? "is executing it at" : "will return into it at",
+		                  (unsigned long)at->busy.addr, tries, (unsigned long)ms);
 	}
 	return xs_err_set(err, at->rc ? at->rc : -EAGAIN, "the process could not be paused: %s",
-			  strerror(at->rc ? -at->rc : EAGAIN));
+	                  strerror(at->rc ? -at->rc : EAGAIN));
 }
 
 static int prepare_window(const struct plan *pl, struct xs_err *err)
@@ -448,7 +451,7 @@ static int prepare_window(const struct plan *pl, struct xs_err *err)
 
 /* Attempts with backoff until done or the deadline. */
 static int attempts(struct plan *pl, uint32_t timeout, uint32_t deadline, uint64_t *pause_ns,
-		    struct xs_err *err)
+                    struct xs_err *err)
 {
 	uint64_t start = now_ms();
 	unsigned tries = 0, backoff = 1;
@@ -475,7 +478,7 @@ static int attempts(struct plan *pl, uint32_t timeout, uint32_t deadline, uint64
 }
 
 static int run_window(struct plan *pl, const struct xs_action_opts *o, uint64_t *pause_ns,
-		      struct xs_err *err)
+                      struct xs_err *err)
 {
 	uint32_t timeout = o && o->quiesce_timeout_ms ? o->quiesce_timeout_ms : xs_eng.timeout_ms;
 	uint32_t deadline = o && o->deadline_ms ? o->deadline_ms : xs_eng.deadline_ms;
@@ -491,7 +494,7 @@ static int run_window(struct plan *pl, const struct xs_action_opts *o, uint64_t 
 /* ---- actions ------------------------------------------------------------------- */
 
 static int run_plan(struct plan *pl, const struct xs_action_opts *o, uint64_t *pause_ns,
-		    struct xs_err *err)
+                    struct xs_err *err)
 {
 	int rc = pre_hooks(pl, err);
 	if (rc)
@@ -529,7 +532,7 @@ static int unlink_payload(struct xsplice_payload *p)
 	while (*pp && *pp != p)
 		pp = &(*pp)->next;
 	if (*pp)
-		atomic_store((struct xsplice_payload *_Atomic *)pp, p->next);
+		atomic_store((struct xsplice_payload * _Atomic *)pp, p->next);
 	return xs_sdk_unlink_wait(); /* no payload code still walks over p */
 }
 
@@ -545,27 +548,27 @@ static int modinfo_flag(const struct xsplice_payload *p, const char *key)
 }
 
 static int do_unload(struct xsplice_payload *p, const struct xs_action_opts *o, uint64_t *pause,
-		     struct xs_err *err)
+                     struct xs_err *err)
 {
 	struct plan pl = {.act = XS_ACT_UNLOAD, .unload = p};
 	if (p->state == XS_STATE_APPLIED)
 		return xs_err_set(err, -EINVAL, "payload %s is applied: revert it before unloading",
-				  p->name);
+		                  p->name);
 	for (const struct xsplice_payload *q = xs_eng.head; q; q = q->next)
 		for (unsigned i = 0; i < q->nuses; i++)
 			if (q->uses[i] == p)
 				return xs_err_set(err, -EINVAL,
-						  "payload %s links against symbols of %s: unload "
-						  "%s first",
-						  q->name, p->name, q->name);
+				                  "payload %s links against symbols of %s: unload "
+				                  "%s first",
+				                  q->name, p->name, q->name);
 	/* no thread may still run in the code (a return address from before
 	 * the revert, a stub, a hook): check in a window */
 	int rc = p->l.text_end > p->l.text_start ? run_window(&pl, o, pause, err) : 0;
 	if (rc)
 		return rc;
 	long n = modinfo_flag(p, "shadow_free")
-			 ? xs_shadow_free_owner(p->areas.base, p->areas.base + p->areas.total)
-			 : xs_shadow_disown(p->areas.base, p->areas.base + p->areas.total);
+	             ? xs_shadow_free_owner(p->areas.base, p->areas.base + p->areas.total)
+	             : xs_shadow_disown(p->areas.base, p->areas.base + p->areas.total);
 	(void)n;
 	if (!unlink_payload(p))
 		xs_payload_destroy(p);
@@ -575,12 +578,12 @@ static int do_unload(struct xsplice_payload *p, const struct xs_action_opts *o, 
 static int noop(struct xsplice_payload *p, struct xs_err *err)
 {
 	xs_err_set(err, 0, "no action needed: payload %s is already %s", p->name,
-		   state_name(p->state));
+	           state_name(p->state));
 	return XS_NOOP;
 }
 
-static int do_action(struct xsplice_payload *p, enum xs_action act,
-		     const struct xs_action_opts *o, uint64_t *pause, struct xs_err *err)
+static int do_action(struct xsplice_payload *p, enum xs_action act, const struct xs_action_opts *o,
+                     uint64_t *pause, struct xs_err *err)
 {
 	uint32_t flags = o ? o->flags : 0;
 	struct plan pl = {.act = act, .flags = flags};
@@ -620,7 +623,7 @@ static int do_action(struct xsplice_payload *p, enum xs_action act,
 }
 
 int xs_engine_action(const char *name, enum xs_action act, const struct xs_action_opts *opts,
-		     struct xs_err *err)
+                     struct xs_err *err)
 {
 	uint64_t pause = 0;
 	int rc;
@@ -631,7 +634,7 @@ int xs_engine_action(const char *name, enum xs_action act, const struct xs_actio
 		return xs_err_set(err, -ENOSYS, "the agent's engine is not running");
 	if (!p)
 		return xs_err_set(err, -ENOENT, "no payload named %s is loaded (see xsplice list)",
-				  name);
+		                  name);
 	if (act == XS_ACT_UNLOAD) {
 		rc = do_unload(p, opts, &pause, err);
 		xs_history_add("unload", name, rc, err ? err->msg : "", pause);
@@ -650,7 +653,7 @@ int xs_engine_action(const char *name, enum xs_action act, const struct xs_actio
 }
 
 int xs_engine_upload(const char *name, const void *bytes, size_t len, const char *params,
-		     size_t params_len, struct xs_err *err)
+                     size_t params_len, struct xs_err *err)
 {
 	struct xsplice_payload *p = NULL;
 	int rc;
@@ -667,7 +670,7 @@ int xs_engine_upload(const char *name, const void *bytes, size_t len, const char
 		struct xsplice_payload **pp = &xs_eng.head;
 		while (*pp)
 			pp = &(*pp)->next;
-		atomic_store((struct xsplice_payload *_Atomic *)pp, p);
+		atomic_store((struct xsplice_payload * _Atomic *)pp, p);
 	}
 	xs_history_add("upload", name, rc, err ? err->msg : "", 0);
 	return rc;
@@ -712,9 +715,9 @@ int xs_engine_init(struct xs_err *err)
 	int sig = sv && *sv ? parse_signal(sv) : SIGRTMIN + XS_DEFAULT_SIGNAL_OFFSET;
 	if (sig <= 0)
 		return xs_err_set(err, -EINVAL,
-				  "XSPLICE_SIGNAL=%s is not a real-time signal (use a number from "
-				  "%d to %d, or RTMIN+n / RTMAX-n)",
-				  sv, SIGRTMIN, SIGRTMAX);
+		                  "XSPLICE_SIGNAL=%s is not a real-time signal (use a number from "
+		                  "%d to %d, or RTMIN+n / RTMAX-n)",
+		                  sv, SIGRTMIN, SIGRTMAX);
 	int rc = xs_quiesce_init(sig, err);
 	if (!rc)
 		rc = xs_text_init(err);

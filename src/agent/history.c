@@ -27,8 +27,7 @@ static struct {
 	uint64_t total; /* entries ever added */
 } hist;
 
-void xs_history_add(const char *verb, const char *name, int rc, const char *msg,
-		    uint64_t pause_ns)
+void xs_history_add(const char *verb, const char *name, int rc, const char *msg, uint64_t pause_ns)
 {
 	struct entry *e = &hist.v[hist.next];
 	clock_gettime(CLOCK_REALTIME, &e->when);
@@ -75,10 +74,12 @@ int xs_history_report(int json, struct xs_buf *b)
 			xs_buf_json_str(b, e->verb, strlen(e->verb));
 			xs_buf_printf(b, ",\"name\":");
 			xs_buf_json_str(b, e->name, strlen(e->name));
-			xs_buf_printf(b, ",\"result\":\"%s\",\"rc\":%d,\"pause_us\":%lu,\"pause_ns\":%lu,"
-				      "\"message\":",
-				      result(e->rc), e->rc, (unsigned long)(e->pause_ns / 1000),
-				      (unsigned long)e->pause_ns);
+			xs_buf_printf(
+			    b,
+			    ",\"result\":\"%s\",\"rc\":%d,\"pause_us\":%lu,\"pause_ns\":%lu,"
+			    "\"message\":",
+			    result(e->rc), e->rc, (unsigned long)(e->pause_ns / 1000),
+			    (unsigned long)e->pause_ns);
 			xs_buf_json_str(b, e->msg, strlen(e->msg));
 			xs_buf_printf(b, "}");
 			continue;

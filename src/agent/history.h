@@ -6,8 +6,7 @@
 
 #include "common/buf.h"
 
-void xs_history_add(const char *verb, const char *name, int rc, const char *msg,
-		    uint64_t pause_ns);
+void xs_history_add(const char *verb, const char *name, int rc, const char *msg, uint64_t pause_ns);
 int xs_history_report(int json, struct xs_buf *b);
 
 #endif

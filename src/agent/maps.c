@@ -36,7 +36,7 @@ static int parse_line(const char *p, const char *end, struct xs_map *out)
 		return -1;
 	p++;
 	out->flags = (p[0] == 'r' ? XS_MAP_R : 0) | (p[1] == 'w' ? XS_MAP_W : 0) |
-		     (p[2] == 'x' ? XS_MAP_X : 0) | (p[3] == 's' ? XS_MAP_SHARED : 0);
+	             (p[2] == 'x' ? XS_MAP_X : 0) | (p[3] == 's' ? XS_MAP_SHARED : 0);
 	/* skip perms, offset, dev, inode: four fields */
 	for (int f = 0; f < 4 && p < end; f++) {
 		while (p < end && *p != ' ')
@@ -100,8 +100,7 @@ int xs_maps_read(struct xs_maps *m)
 int xs_maps_prepare(struct xs_maps *m, struct xs_err *err)
 {
 	for (int tries = 0; tries < 8; tries++) {
-		if (m->buf && !xs_maps_read(m) && m->n * 2 <= m->cap &&
-		    m->n * 160 <= m->buf_cap)
+		if (m->buf && !xs_maps_read(m) && m->n * 2 <= m->cap && m->n * 160 <= m->buf_cap)
 			return 0;
 		size_t bcap = m->buf_cap ? m->buf_cap * 2 : 256 * 1024;
 		size_t cap = m->cap ? m->cap * 2 : 2048;

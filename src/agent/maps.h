@@ -11,7 +11,10 @@
 #include "core/core.h"
 
 enum {
-	XS_MAP_R = 1, XS_MAP_W = 2, XS_MAP_X = 4, XS_MAP_SHARED = 8,
+	XS_MAP_R = 1,
+	XS_MAP_W = 2,
+	XS_MAP_X = 4,
+	XS_MAP_SHARED = 8,
 	XS_MAP_ANON = 16,  /* no path (anonymous) */
 	XS_MAP_STACK = 32, /* "[stack]" */
 };

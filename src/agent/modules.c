@@ -17,8 +17,8 @@ static struct {
 } mods;
 
 /* The NT_GNU_BUILD_ID note of one PT_NOTE segment, if any. */
-static void read_build_id(const struct dl_phdr_info *info, const ElfW(Phdr) *ph,
-			  struct xs_module *m)
+static void read_build_id(const struct dl_phdr_info *info, const ElfW(Phdr) * ph,
+                          struct xs_module *m)
 {
 	const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
 	const uint8_t *end = p + ph->p_memsz;

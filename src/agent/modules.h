@@ -13,11 +13,11 @@
 #include "core/core.h"
 
 struct xs_module {
-	char *path;          /* absolute when known */
-	uintptr_t bias;      /* dlpi_addr */
-	uintptr_t lo, hi;    /* span of the PT_LOAD segments */
+	char *path;       /* absolute when known */
+	uintptr_t bias;   /* dlpi_addr */
+	uintptr_t lo, hi; /* span of the PT_LOAD segments */
 	uint8_t id[XSPLICE_BUILD_ID_MAX];
-	unsigned idlen;      /* 0: no build-id note */
+	unsigned idlen; /* 0: no build-id note */
 	int is_main;
 };
 

@@ -12,7 +12,7 @@
 #define MAP_TRIES 8
 
 static int snapshot_ranges(struct xs_maps *maps, struct xs_range **out, size_t *n,
-			   struct xs_err *err)
+                           struct xs_err *err)
 {
 	int rc = xs_maps_prepare(maps, err);
 	if (rc)
@@ -91,8 +91,8 @@ static int map_all(struct xs_areas *a, uintptr_t base, const char *name)
 	for (int i = XS_AREA_R; !rc && i < XS_AREA_COUNT; i++) {
 		if (!a->size[i])
 			continue;
-		rc = map_at(at, a->size[i], PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1);
+		rc =
+		    map_at(at, a->size[i], PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
 		if (!rc)
 			a->addr[i] = at;
 		at += a->size[i];
@@ -103,8 +103,8 @@ static int map_all(struct xs_areas *a, uintptr_t base, const char *name)
 }
 
 int xs_near_map(const struct xs_module *mod, const struct xs_layout *lay, const char *name,
-		struct xs_maps *maps, struct xs_areas *a, struct xs_region rg[XS_AREA_COUNT],
-		struct xs_err *err)
+                struct xs_maps *maps, struct xs_areas *a, struct xs_region rg[XS_AREA_COUNT],
+                struct xs_err *err)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	memset(a, 0, sizeof(*a));
@@ -133,8 +133,9 @@ int xs_near_map(const struct xs_module *mod, const struct xs_layout *lay, const 
 		if (a->memfd >= 0)
 			close(a->memfd), a->memfd = -1;
 		if (!err || !err->msg[0] || err->code != rc)
-			xs_err_set(err, rc, "cannot map %zu bytes for payload %s within 2 GiB of %s: %s",
-				   a->total, name, mod->path, strerror(-rc));
+			xs_err_set(err, rc,
+			           "cannot map %zu bytes for payload %s within 2 GiB of %s: %s",
+			           a->total, name, mod->path, strerror(-rc));
 		return rc;
 	}
 	rg[XS_AREA_RX] = (struct xs_region){a->stage_rx, a->addr[XS_AREA_RX], a->size[XS_AREA_RX]};
@@ -151,8 +152,10 @@ int xs_near_finalize(struct xs_areas *a, struct xs_err *err)
 	if (a->memfd >= 0)
 		close(a->memfd);
 	a->memfd = -1;
-	if (a->size[XS_AREA_R] && mprotect((void *)a->addr[XS_AREA_R], a->size[XS_AREA_R], PROT_READ))
-		return xs_err_set(err, -errno, "mprotect of the read-only area: %s", strerror(errno));
+	if (a->size[XS_AREA_R] &&
+	    mprotect((void *)a->addr[XS_AREA_R], a->size[XS_AREA_R], PROT_READ))
+		return xs_err_set(err, -errno, "mprotect of the read-only area: %s",
+		                  strerror(errno));
 	a->final = 1;
 	return 0;
 }
@@ -203,7 +206,8 @@ int xs_eh_register(uintptr_t eh_frame, struct xs_err *err)
 {
 	find_unwinder();
 	if (!eh.reg)
-		return xs_err_set(err, -ENOSYS, "no unwinder (libgcc_s.so.1) to register .eh_frame with");
+		return xs_err_set(err, -ENOSYS,
+		                  "no unwinder (libgcc_s.so.1) to register .eh_frame with");
 	eh.reg((const void *)eh_frame);
 	return 0;
 }

@@ -34,8 +34,8 @@ struct xs_areas {
 
 /* Outside the window.  Fills `rg` for xs_link_place. */
 int xs_near_map(const struct xs_module *mod, const struct xs_layout *lay, const char *name,
-		struct xs_maps *maps, struct xs_areas *a, struct xs_region rg[XS_AREA_COUNT],
-		struct xs_err *err);
+                struct xs_maps *maps, struct xs_areas *a, struct xs_region rg[XS_AREA_COUNT],
+                struct xs_err *err);
 int xs_near_finalize(struct xs_areas *a, struct xs_err *err);
 void xs_near_unmap(struct xs_areas *a);
 /* 1 when addr lies in any of the areas */

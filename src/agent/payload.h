@@ -39,18 +39,18 @@ struct xsplice_payload {
 	struct xsplice_payload *next;
 	char name[XSPLICE_NAME_MAX];
 	enum xs_state state;
-	int rc;           /* last action's result (0 or negative errno) */
-	char msg[512];    /* and its message */
+	int rc;        /* last action's result (0 or negative errno) */
+	char msg[512]; /* and its message */
 	enum xs_action last_act;
 	uint64_t applied_seq; /* position in the applied stack, 0 when not applied */
 	int applied_nodeps;   /* applied with XS_ACTION_NODEPS (no chain) */
 
 	struct xs_id id, target, depends; /* depends.len 0: the target itself */
-	char *mod_path;   /* the module the payload patches */
+	char *mod_path;                   /* the module the payload patches */
 	uintptr_t mod_lo, mod_hi;
-	char *modinfo;    /* key=value\0... (copy) */
+	char *modinfo; /* key=value\0... (copy) */
 	size_t modinfo_len;
-	char *params;     /* key=value\0... (copy) */
+	char *params; /* key=value\0... (copy) */
 	size_t params_len;
 
 	struct xsplice_payload **uses; /* payloads whose symbols it linked against */
@@ -65,7 +65,7 @@ struct xsplice_payload {
 struct xs_engine_state {
 	int inited;
 	struct xsplice_payload *head;
-	uint64_t stamp;   /* last write / apply stamp handed out */
+	uint64_t stamp; /* last write / apply stamp handed out */
 	uint32_t timeout_ms, deadline_ms;
 };
 extern struct xs_engine_state xs_eng;
@@ -77,7 +77,7 @@ unsigned xs_payload_count_applied(void);
 
 /* upload.c */
 int xs_payload_create(const char *name, const void *bytes, size_t len, const char *params,
-		      size_t params_len, struct xsplice_payload **out, struct xs_err *err);
+                      size_t params_len, struct xsplice_payload **out, struct xs_err *err);
 void xs_payload_destroy(struct xsplice_payload *p);
 /* Function name for messages: "parse_request" */
 const char *xs_payload_fname(const struct xsplice_payload *p, unsigned i);
@@ -88,11 +88,11 @@ const char *xs_payload_fname(const struct xsplice_payload *p, unsigned i);
  */
 enum xs_wfail_kind {
 	XS_WF_NONE,
-	XS_WF_EXPECT,   /* expectation mismatch: found[] holds the bytes */
-	XS_WF_WRITE,    /* writing the code failed */
-	XS_WF_NOTTOP,   /* another payload's bytes are on top of this site */
-	XS_WF_HOOK,     /* an apply / revert action hook failed */
-	XS_WF_UNDO,     /* rolling back failed too: the state is mixed */
+	XS_WF_EXPECT, /* expectation mismatch: found[] holds the bytes */
+	XS_WF_WRITE,  /* writing the code failed */
+	XS_WF_NOTTOP, /* another payload's bytes are on top of this site */
+	XS_WF_HOOK,   /* an apply / revert action hook failed */
+	XS_WF_UNDO,   /* rolling back failed too: the state is mixed */
 };
 struct xs_wfail {
 	enum xs_wfail_kind kind;
@@ -121,6 +121,5 @@ int xs_wfail_message(struct xs_err *err);
  * payload must then not be freed). */
 int xs_sdk_unlink_wait(void);
 void xs_sdk_atfork_child(void);
-
 
 #endif

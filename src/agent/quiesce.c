@@ -42,13 +42,13 @@ struct slot {
 	/* written by the control thread before the signal (seqlock) */
 	_Atomic uint32_t seq;
 	int32_t tid;
-	struct xs_sysinfo sys; /* the syscall it was blocked in */
+	struct xs_sysinfo sys;     /* the syscall it was blocked in */
 	_Atomic uint32_t fill_gen; /* generation the fields above are for */
 	/* control-thread bookkeeping */
 	int gone;
 	unsigned declines;
 	/* written by the handler */
-	_Atomic uint32_t arrived; /* generation it parked in */
+	_Atomic uint32_t arrived;  /* generation it parked in */
 	_Atomic uint32_t resignal; /* it declined to park: signal it again */
 	struct xs_qthread t;
 };
@@ -66,7 +66,7 @@ static struct {
 	pid_t pid;
 	pid_t self;
 	struct slotset *_Atomic set;
-	unsigned n;       /* slots used this generation */
+	unsigned n; /* slots used this generation */
 	_Atomic uint32_t phase;
 	_Atomic uint32_t narrived, nacted, waiting;
 	_Atomic uint32_t events; /* futex word: arrivals and declines */
@@ -210,15 +210,15 @@ int xs_quiesce_init(int signo, struct xs_err *err)
 	struct sigaction old, sa;
 	if (signo < SIGRTMIN || signo > SIGRTMAX)
 		return xs_err_set(err, -EINVAL,
-				  "XSPLICE_SIGNAL=%d is not a real-time signal (%d..%d)", signo,
-				  SIGRTMIN, SIGRTMAX);
+		                  "XSPLICE_SIGNAL=%d is not a real-time signal (%d..%d)", signo,
+		                  SIGRTMIN, SIGRTMAX);
 	if (sigaction(signo, NULL, &old))
 		return xs_err_set(err, -errno, "sigaction(%d): %s", signo, strerror(errno));
 	if (old.sa_handler != SIG_DFL && old.sa_sigaction != handler)
 		return xs_err_set(err, -EBUSY,
-				  "signal %d already has a handler in this program; set "
-				  "XSPLICE_SIGNAL to a real-time signal it does not use",
-				  signo);
+		                  "signal %d already has a handler in this program; set "
+		                  "XSPLICE_SIGNAL to a real-time signal it does not use",
+		                  signo);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
@@ -246,10 +246,10 @@ int xs_quiesce_check_handler(struct xs_err *err)
 		return xs_err_set(err, -errno, "sigaction(%d): %s", q.signo, strerror(errno));
 	if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != handler)
 		return xs_err_set(err, -ENOTSUP,
-				  "the program replaced the handler of signal %d that xsplice "
-				  "uses to pause threads; restart it with XSPLICE_SIGNAL set to "
-				  "a real-time signal it leaves alone",
-				  q.signo);
+		                  "the program replaced the handler of signal %d that xsplice "
+		                  "uses to pause threads; restart it with XSPLICE_SIGNAL set to "
+		                  "a real-time signal it leaves alone",
+		                  q.signo);
 	return 0;
 }
 
@@ -264,8 +264,13 @@ static unsigned count_threads(void)
 		if (len <= 0)
 			break;
 		for (long off = 0; off < len;) {
-			struct { uint64_t ino; int64_t off; uint16_t reclen; uint8_t type; char name[]; }
-			*d = (void *)(q.dents + off);
+			struct {
+				uint64_t ino;
+				int64_t off;
+				uint16_t reclen;
+				uint8_t type;
+				char name[];
+			} *d = (void *)(q.dents + off);
 			if (d->name[0] != '.')
 				n++;
 			off += d->reclen;
@@ -367,8 +372,8 @@ static int signal_slot(struct slotset *set, unsigned i)
 	struct slot *s = &set->slots[i];
 	/* a thread that did not answer before and still has our signal
 	 * pending gets no second one: it parks when that one is delivered */
-	int r = noresp_has(s->tid) && xs_task_sig_pending(s->tid, q.signo) ? 0
-									   : send_park(s->tid, i);
+	int r =
+	    noresp_has(s->tid) && xs_task_sig_pending(s->tid, q.signo) ? 0 : send_park(s->tid, i);
 	if (r == -ESRCH) {
 		s->gone = 1;
 		r = 0;
@@ -395,8 +400,13 @@ static int scan(struct slotset *set, int send, struct xs_qfail *fail)
 		if (len <= 0)
 			break;
 		for (long off = 0; off < len && !rc;) {
-			struct { uint64_t ino; int64_t off; uint16_t reclen; uint8_t type; char name[]; }
-			*d = (void *)(q.dents + off);
+			struct {
+				uint64_t ino;
+				int64_t off;
+				uint16_t reclen;
+				uint8_t type;
+				char name[];
+			} *d = (void *)(q.dents + off);
 			off += d->reclen;
 			uintptr_t tid;
 			int neg;

@@ -36,9 +36,9 @@ struct xs_qthread {
 /* Why an attempt failed (filled by xs_quiesce_begin on -EBUSY). */
 enum xs_qwhy {
 	XS_QWHY_NONE,
-	XS_QWHY_TIMEOUT,   /* `tid` did not park within the timeout */
-	XS_QWHY_GROW,      /* more threads than slots: grow and retry at once */
-	XS_QWHY_SIGNAL,    /* tgkill failed for `tid` (errno in `err`) */
+	XS_QWHY_TIMEOUT, /* `tid` did not park within the timeout */
+	XS_QWHY_GROW,    /* more threads than slots: grow and retry at once */
+	XS_QWHY_SIGNAL,  /* tgkill failed for `tid` (errno in `err`) */
 };
 
 struct xs_qfail {

@@ -89,33 +89,36 @@ static void funcs_json(struct xs_buf *b, const struct xsplice_payload *p)
 		xs_buf_printf(b, "%s{\"name\":", i ? "," : "");
 		jstr(b, xs_payload_fname(p, i));
 		xs_buf_printf(b,
-			      ",\"old_addr\":\"0x%lx\",\"old_size\":%u,\"new_addr\":\"0x%lx\","
-			      "\"new_size\":%u,\"site\":\"0x%lx\",\"len\":%u,\"kind\":\"%s\","
-			      "\"applied\":%s,\"written\":%s,\"expect_len\":%u}",
-			      (unsigned long)f->old_addr, f->old_size, (unsigned long)f->new_addr,
-			      f->new_size, (unsigned long)s->site, s->len,
-			      !f->new_addr ? "nop"
-			      : (f->flags & XSPLICE_FUNC_INLINE) ? "inline" : "replace",
-			      s->applied ? "true" : "false", s->written ? "true" : "false",
-			      f->expect_len);
+		              ",\"old_addr\":\"0x%lx\",\"old_size\":%u,\"new_addr\":\"0x%lx\","
+		              "\"new_size\":%u,\"site\":\"0x%lx\",\"len\":%u,\"kind\":\"%s\","
+		              "\"applied\":%s,\"written\":%s,\"expect_len\":%u}",
+		              (unsigned long)f->old_addr, f->old_size, (unsigned long)f->new_addr,
+		              f->new_size, (unsigned long)s->site, s->len,
+		              !f->new_addr                       ? "nop"
+		              : (f->flags & XSPLICE_FUNC_INLINE) ? "inline"
+		                                                 : "replace",
+		              s->applied ? "true" : "false", s->written ? "true" : "false",
+		              f->expect_len);
 	}
 	xs_buf_printf(b, "]");
 }
 
 static void dump_extra_json(struct xs_buf *b, const struct xsplice_payload *p)
 {
-	static const char *const hk[] = {"load", "unload", "preapply", "postapply", "prerevert",
-					 "postrevert", "apply", "revert", "perthread"};
+	static const char *const hk[] = {"load",      "unload",    "preapply",
+	                                 "postapply", "prerevert", "postrevert",
+	                                 "apply",     "revert",    "perthread"};
 	funcs_json(b, p);
 	xs_buf_printf(b, ",\"hooks\":{");
 	for (int h = 0; h < XS_HOOK_COUNT; h++)
 		xs_buf_printf(b, "%s\"%s\":%u", h ? "," : "", hk[h], p->l.nhooks[h]);
-	xs_buf_printf(b, "},\"areas\":{\"rx\":[\"0x%lx\",%zu],\"r\":[\"0x%lx\",%zu],"
-		      "\"rw\":[\"0x%lx\",%zu]},\"symbols\":%u,\"eh_frame_registered\":%s",
-		      (unsigned long)p->areas.addr[XS_AREA_RX], p->areas.size[XS_AREA_RX],
-		      (unsigned long)p->areas.addr[XS_AREA_R], p->areas.size[XS_AREA_R],
-		      (unsigned long)p->areas.addr[XS_AREA_RW], p->areas.size[XS_AREA_RW],
-		      p->l.nsymbols, p->eh_registered ? "true" : "false");
+	xs_buf_printf(b,
+	              "},\"areas\":{\"rx\":[\"0x%lx\",%zu],\"r\":[\"0x%lx\",%zu],"
+	              "\"rw\":[\"0x%lx\",%zu]},\"symbols\":%u,\"eh_frame_registered\":%s",
+	              (unsigned long)p->areas.addr[XS_AREA_RX], p->areas.size[XS_AREA_RX],
+	              (unsigned long)p->areas.addr[XS_AREA_R], p->areas.size[XS_AREA_R],
+	              (unsigned long)p->areas.addr[XS_AREA_RW], p->areas.size[XS_AREA_RW],
+	              p->l.nsymbols, p->eh_registered ? "true" : "false");
 	long sh = xs_shadow_count_owner(p->areas.base, p->areas.base + p->areas.total);
 	xs_buf_printf(b, ",\"shadow_variables\":%ld", sh);
 }
@@ -126,15 +129,15 @@ static void payload_json(struct xs_buf *b, const struct xsplice_payload *p, int 
 	xs_buf_printf(b, "{\"name\":");
 	jstr(b, p->name);
 	xs_buf_printf(b, ",\"state\":\"%s\",\"rc\":%d,\"last_action\":\"%s\",\"message\":",
-		      state_str(p), p->rc, act_str(p->last_act));
+	              state_str(p), p->rc, act_str(p->last_act));
 	jstr(b, p->msg);
 	xs_buf_printf(b, ",\"build_id\":\"%s\"", hexid(&p->id, h));
 	xs_buf_printf(b, ",\"target\":\"%s\",\"target_module\":", hexid(&p->target, h));
 	jstr(b, p->mod_path);
 	xs_buf_printf(b, ",\"depends\":\"%s\"",
-		      hexid(p->depends.len ? &p->depends : &p->target, h));
+	              hexid(p->depends.len ? &p->depends : &p->target, h));
 	xs_buf_printf(b, ",\"applied_order\":%lu,\"nfuncs\":%u,\"metadata\":",
-		      (unsigned long)p->applied_seq, p->l.nfuncs);
+	              (unsigned long)p->applied_seq, p->l.nfuncs);
 	kv_json(b, p->modinfo, p->modinfo_len);
 	xs_buf_printf(b, ",\"params\":");
 	kv_json(b, p->params, p->params_len);
@@ -150,17 +153,17 @@ static void payload_text(struct xs_buf *b, const struct xsplice_payload *p)
 	xs_buf_printf(b, "  %-10s%s\n", "build-id", hexid(&p->id, h));
 	xs_buf_printf(b, "  %-10s%s (%s)\n", "target", hexid(&p->target, h), p->mod_path);
 	xs_buf_printf(b, "  %-10s%s%s\n", "depends",
-		      hexid(p->depends.len ? &p->depends : &p->target, h),
-		      p->depends.len && !(p->depends.len == p->target.len &&
-					  !memcmp(p->depends.b, p->target.b, p->target.len))
-			      ? ""
-			      : " (the target)");
+	              hexid(p->depends.len ? &p->depends : &p->target, h),
+	              p->depends.len && !(p->depends.len == p->target.len &&
+	                                  !memcmp(p->depends.b, p->target.b, p->target.len))
+	                  ? ""
+	                  : " (the target)");
 	xs_buf_printf(b, "  %-10s%u\n", "functions", p->l.nfuncs);
 	kv_text(b, "metadata", p->modinfo, p->modinfo_len);
 	kv_text(b, "params", p->params, p->params_len);
 	if (p->last_act)
 		xs_buf_printf(b, "  %-10s%s: %s%s%s\n", "last", act_str(p->last_act),
-			      p->rc ? "failed" : "done", p->rc ? ": " : "", p->rc ? p->msg : "");
+		              p->rc ? "failed" : "done", p->rc ? ": " : "", p->rc ? p->msg : "");
 }
 
 static void funcs_text(struct xs_buf *b, const struct xsplice_payload *p)
@@ -170,35 +173,35 @@ static void funcs_text(struct xs_buf *b, const struct xsplice_payload *p)
 		const struct xs_fstate *s = &p->fs[i];
 		if (f->new_addr)
 			xs_buf_printf(b, "    %s: 0x%lx (%u) -> 0x%lx (%u)", xs_payload_fname(p, i),
-				      (unsigned long)f->old_addr, f->old_size,
-				      (unsigned long)f->new_addr, f->new_size);
+			              (unsigned long)f->old_addr, f->old_size,
+			              (unsigned long)f->new_addr, f->new_size);
 		else
 			xs_buf_printf(b, "    %s: 0x%lx (%u) NOP %u bytes", xs_payload_fname(p, i),
-				      (unsigned long)f->old_addr, f->old_size, f->new_size);
+			              (unsigned long)f->old_addr, f->old_size, f->new_size);
 		xs_buf_printf(b, "%s%s%s\n", (f->flags & XSPLICE_FUNC_INLINE) ? " inline" : "",
-			      s->written ? " [switched]" : "",
-			      s->applied && !s->written ? " [marked applied]" : "");
+		              s->written ? " [switched]" : "",
+		              s->applied && !s->written ? " [marked applied]" : "");
 	}
 }
 
 static void dump_text(struct xs_buf *b, const struct xsplice_payload *p)
 {
-	static const char *const hk[] = {"load", "unload", "pre-apply", "post-apply",
-					 "pre-revert", "post-revert", "apply-action",
-					 "revert-action", "per-thread"};
+	static const char *const hk[] = {"load",         "unload",        "pre-apply",
+	                                 "post-apply",   "pre-revert",    "post-revert",
+	                                 "apply-action", "revert-action", "per-thread"};
 	payload_text(b, p);
 	xs_buf_printf(b, "  areas     RX 0x%lx+%zu  R 0x%lx+%zu  RW 0x%lx+%zu\n",
-		      (unsigned long)p->areas.addr[XS_AREA_RX], p->areas.size[XS_AREA_RX],
-		      (unsigned long)p->areas.addr[XS_AREA_R], p->areas.size[XS_AREA_R],
-		      (unsigned long)p->areas.addr[XS_AREA_RW], p->areas.size[XS_AREA_RW]);
+	              (unsigned long)p->areas.addr[XS_AREA_RX], p->areas.size[XS_AREA_RX],
+	              (unsigned long)p->areas.addr[XS_AREA_R], p->areas.size[XS_AREA_R],
+	              (unsigned long)p->areas.addr[XS_AREA_RW], p->areas.size[XS_AREA_RW]);
 	xs_buf_printf(b, "  hooks    ");
 	for (int h = 0; h < XS_HOOK_COUNT; h++)
 		if (p->l.nhooks[h])
 			xs_buf_printf(b, " %s:%u", hk[h], p->l.nhooks[h]);
 	xs_buf_printf(b, "\n  symbols   %u new, .eh_frame %s, shadow variables %ld\n",
-		      p->l.nsymbols, p->l.eh_frame ? (p->eh_registered ? "registered" : "NOT registered")
-						   : "none",
-		      xs_shadow_count_owner(p->areas.base, p->areas.base + p->areas.total));
+	              p->l.nsymbols,
+	              p->l.eh_frame ? (p->eh_registered ? "registered" : "NOT registered") : "none",
+	              xs_shadow_count_owner(p->areas.base, p->areas.base + p->areas.total));
 	xs_buf_printf(b, "  funcs:\n");
 	funcs_text(b, p);
 }
@@ -228,34 +231,35 @@ static int report_info(int json, struct xs_buf *b)
 	const struct xs_module *main = xs_module_main();
 	if (json) {
 		xs_buf_printf(b, "{\"version\":\"%s\",\"pid\":%d,\"exe\":", XSPLICE_VERSION,
-			      (int)getpid());
+		              (int)getpid());
 		jstr(b, main ? main->path : "");
-		xs_buf_printf(b, ",\"build_id\":\"%s\",\"signal\":%d,\"text_write\":\"%s\","
-			      "\"modules\":[",
-			      main ? xs_hex_id(main->id, main->idlen, h, sizeof(h)) : "",
-			      xs_quiesce_signal(),
-			      xs_text_uses_procmem() ? "/proc/self/mem" : "mprotect");
+		xs_buf_printf(b,
+		              ",\"build_id\":\"%s\",\"signal\":%d,\"text_write\":\"%s\","
+		              "\"modules\":[",
+		              main ? xs_hex_id(main->id, main->idlen, h, sizeof(h)) : "",
+		              xs_quiesce_signal(),
+		              xs_text_uses_procmem() ? "/proc/self/mem" : "mprotect");
 		for (unsigned i = 0; i < xs_modules_count(); i++) {
 			const struct xs_module *m = xs_module_at(i);
 			xs_buf_printf(b, "%s{\"path\":", i ? "," : "");
 			jstr(b, m->path);
-			xs_buf_printf(b, ",\"build_id\":\"%s\",\"base\":\"0x%lx\",\"end\":\"0x%lx\"}",
-				      m->idlen ? xs_hex_id(m->id, m->idlen, h, sizeof(h)) : "",
-				      (unsigned long)m->lo, (unsigned long)m->hi);
+			xs_buf_printf(b,
+			              ",\"build_id\":\"%s\",\"base\":\"0x%lx\",\"end\":\"0x%lx\"}",
+			              m->idlen ? xs_hex_id(m->id, m->idlen, h, sizeof(h)) : "",
+			              (unsigned long)m->lo, (unsigned long)m->hi);
 		}
 		xs_buf_printf(b, "]}\n");
 		return 0;
 	}
 	xs_buf_printf(b, "xsplice agent %s in pid %d\n", XSPLICE_VERSION, (int)getpid());
-	xs_buf_printf(b, "executable: %s\nbuild-id:   %s\nsignal:     %d\n",
-		      main ? main->path : "?",
-		      main ? xs_hex_id(main->id, main->idlen, h, sizeof(h)) : "?",
-		      xs_quiesce_signal());
+	xs_buf_printf(
+	    b, "executable: %s\nbuild-id:   %s\nsignal:     %d\n", main ? main->path : "?",
+	    main ? xs_hex_id(main->id, main->idlen, h, sizeof(h)) : "?", xs_quiesce_signal());
 	xs_buf_printf(b, "modules:\n");
 	for (unsigned i = 0; i < xs_modules_count(); i++) {
 		const struct xs_module *m = xs_module_at(i);
 		xs_buf_printf(b, "  %-40s %s\n", xs_hex_id(m->id, m->idlen, h, sizeof(h)),
-			      m->path[0] ? m->path : "?");
+		              m->path[0] ? m->path : "?");
 	}
 	return 0;
 }
@@ -265,27 +269,29 @@ static void dump_engine(int json, struct xs_buf *b)
 	struct xs_shadow_stat st[32];
 	long n = xs_shadow_stats(st, 32);
 	if (json) {
-		xs_buf_printf(b, ",\"engine\":{\"signal\":%d,\"syscalls_restarted\":%lu,"
-			      "\"last_pause_ns\":%lu,\"text_write\":\"%s\"},\"shadow\":[",
-			      xs_quiesce_signal(), (unsigned long)xs_quiesce_restarts(),
-			      (unsigned long)xs_quiesce_last_pause_ns(),
-			      xs_text_uses_procmem() ? "/proc/self/mem" : "mprotect");
+		xs_buf_printf(b,
+		              ",\"engine\":{\"signal\":%d,\"syscalls_restarted\":%lu,"
+		              "\"last_pause_ns\":%lu,\"text_write\":\"%s\"},\"shadow\":[",
+		              xs_quiesce_signal(), (unsigned long)xs_quiesce_restarts(),
+		              (unsigned long)xs_quiesce_last_pause_ns(),
+		              xs_text_uses_procmem() ? "/proc/self/mem" : "mprotect");
 		for (long i = 0; i < n; i++)
 			xs_buf_printf(b, "%s{\"id\":%lu,\"count\":%zu,\"bytes\":%zu}", i ? "," : "",
-				      st[i].id, st[i].count, st[i].bytes);
+			              st[i].id, st[i].count, st[i].bytes);
 		xs_buf_printf(b, "]");
 		return;
 	}
-	xs_buf_printf(b, "engine: signal %d, %lu syscalls restarted, last pause %lu us, code "
-		      "written through %s\n",
-		      xs_quiesce_signal(), (unsigned long)xs_quiesce_restarts(),
-		      (unsigned long)(xs_quiesce_last_pause_ns() / 1000),
-		      xs_text_uses_procmem() ? "/proc/self/mem" : "mprotect");
+	xs_buf_printf(b,
+	              "engine: signal %d, %lu syscalls restarted, last pause %lu us, code "
+	              "written through %s\n",
+	              xs_quiesce_signal(), (unsigned long)xs_quiesce_restarts(),
+	              (unsigned long)(xs_quiesce_last_pause_ns() / 1000),
+	              xs_text_uses_procmem() ? "/proc/self/mem" : "mprotect");
 	if (n < 0)
 		xs_buf_printf(b, "shadow variables: busy\n");
 	for (long i = 0; i < n; i++)
-		xs_buf_printf(b, "shadow id %lu: %zu variables, %zu bytes\n", st[i].id,
-			      st[i].count, st[i].bytes);
+		xs_buf_printf(b, "shadow id %lu: %zu variables, %zu bytes\n", st[i].id, st[i].count,
+		              st[i].bytes);
 }
 
 static int report_dump(int json, struct xs_buf *b)

@@ -127,8 +127,9 @@ XSPLICE_API const char *xsplice_param(const char *key)
 	if (!key)
 		return NULL;
 	unsigned e = read_lock();
-	for (struct xsplice_payload *p = atomic_load((struct xsplice_payload *_Atomic *)&xs_eng.head);
-	     p; p = atomic_load((struct xsplice_payload *_Atomic *)&p->next))
+	for (struct xsplice_payload *p =
+	         atomic_load((struct xsplice_payload * _Atomic *)&xs_eng.head);
+	     p; p = atomic_load((struct xsplice_payload * _Atomic *)&p->next))
 		if (xs_near_contains(&p->areas, ra)) {
 			v = lookup(p->params, p->params_len, key);
 			break;

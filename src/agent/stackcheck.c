@@ -11,7 +11,7 @@
 #define RED_ZONE 128
 
 int xs_sranges_add(struct xs_sranges *s, uintptr_t lo, uintptr_t hi, const char *what,
-		   const char *owner)
+                   const char *owner)
 {
 	if (hi <= lo)
 		return 0;
@@ -90,7 +90,7 @@ static const struct xs_srange *lookup_ra(const struct xs_sranges *r, uintptr_t v
 
 /* Scan words in [from, to) (8-byte aligned).  Returns the hit or NULL. */
 static const struct xs_srange *scan(const struct xs_sranges *r, uintptr_t from, uintptr_t to,
-				    uintptr_t *hit)
+                                    uintptr_t *hit)
 {
 	from &= ~(uintptr_t)7;
 	for (const uintptr_t *w = (const uintptr_t *)from; (uintptr_t)w + 8 <= to; w++) {
@@ -105,7 +105,7 @@ static const struct xs_srange *scan(const struct xs_sranges *r, uintptr_t from, 
 
 /* Scan the stack mapping that holds `sp`, from sp - red zone to its top. */
 static const struct xs_srange *scan_stack(const struct xs_sranges *r, const struct xs_maps *m,
-					  uintptr_t sp, uintptr_t *hit)
+                                          uintptr_t sp, uintptr_t *hit)
 {
 	const struct xs_map *map = xs_maps_find(m, sp);
 	if (!map || !(map->flags & XS_MAP_R))
@@ -127,7 +127,7 @@ static const struct xs_srange *scan_stack(const struct xs_sranges *r, const stru
  * into a stack-like mapping is taken as such an SP and scanned too.
  */
 static const struct xs_srange *scan_alt(const struct xs_sranges *r, const struct xs_maps *m,
-					const struct xs_qthread *t, uintptr_t sp, uintptr_t *hit)
+                                        const struct xs_qthread *t, uintptr_t sp, uintptr_t *hit)
 {
 	const struct xs_srange *s = scan_stack(r, m, sp, hit);
 	if (s)
@@ -148,7 +148,7 @@ static const struct xs_srange *scan_alt(const struct xs_sranges *r, const struct
 /* The conservative scan of thread t's stack from sp up (and, on its
  * sigaltstack, of the stacks the words there point into). */
 static const struct xs_srange *scan_from(const struct xs_sranges *r, const struct xs_maps *m,
-					 const struct xs_qthread *t, uintptr_t sp, uintptr_t *hit)
+                                         const struct xs_qthread *t, uintptr_t sp, uintptr_t *hit)
 {
 	if (t->alt_hi && sp >= t->alt_lo && sp < t->alt_hi)
 		return scan_alt(r, m, t, sp, hit);
@@ -161,7 +161,7 @@ static const struct xs_srange *scan_from(const struct xs_sranges *r, const struc
  * some frame, the conservative scan from that frame's stack pointer up.
  */
 static const struct xs_srange *walk(const struct xs_sranges *r, const struct xs_maps *m,
-				    const struct xs_qthread *t, uintptr_t *hit, int *at_pc)
+                                    const struct xs_qthread *t, uintptr_t *hit, int *at_pc)
 {
 	struct xs_uwcur c;
 	if (!t->uc || xs_unwind_init(&c, t->uc))
@@ -182,7 +182,7 @@ static const struct xs_srange *walk(const struct xs_sranges *r, const struct xs_
 }
 
 static const struct xs_srange *check_thread(const struct xs_sranges *r, const struct xs_maps *m,
-					    const struct xs_qthread *t, uintptr_t *hit, int *at_pc)
+                                            const struct xs_qthread *t, uintptr_t *hit, int *at_pc)
 {
 	const struct xs_srange *s = lookup(r, t->pc);
 	if (s) {

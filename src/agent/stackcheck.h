@@ -30,8 +30,8 @@
 #include "agent/maps.h"
 
 struct xs_srange {
-	uintptr_t lo, hi; /* [lo, hi) */
-	const char *what; /* the function (or payload text) named in messages */
+	uintptr_t lo, hi;  /* [lo, hi) */
+	const char *what;  /* the function (or payload text) named in messages */
 	const char *owner; /* payload name, NULL for the program's own code */
 };
 
@@ -42,7 +42,7 @@ struct xs_sranges {
 };
 
 int xs_sranges_add(struct xs_sranges *s, uintptr_t lo, uintptr_t hi, const char *what,
-		   const char *owner);
+                   const char *owner);
 void xs_sranges_sort(struct xs_sranges *s);
 void xs_sranges_reset(struct xs_sranges *s);
 void xs_sranges_free(struct xs_sranges *s);
@@ -53,10 +53,10 @@ int xs_sranges_hit(const void *ranges, uintptr_t addr);
 
 struct xs_busy {
 	pid_t tid;
-	uintptr_t addr;  /* the PC or the stack word found in a range */
-	int at_pc;       /* 1: the thread executes there; 0: a return address */
+	uintptr_t addr; /* the PC or the stack word found in a range */
+	int at_pc;      /* 1: the thread executes there; 0: a return address */
 	const struct xs_srange *range;
-	int maps_err;    /* -ENOSPC: the maps buffer is too small */
+	int maps_err; /* -ENOSPC: the maps buffer is too small */
 };
 
 /* In the window: check every parked thread (xs_quiesce_thread) against the

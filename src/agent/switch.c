@@ -218,33 +218,34 @@ int xs_wfail_message(struct xs_err *err)
 	struct xsplice_payload *p = xs_wfail.p;
 	char want[3 * XSPLICE_EXPECT_MAX + 1], got[3 * XSPLICE_EXPECT_MAX + 1];
 	int rc = xs_wfail.rc ? xs_wfail.rc : -EIO;
-	const char *fn = p && xs_wfail.func < p->l.nfuncs ? xs_payload_fname(p, xs_wfail.func) : "?";
+	const char *fn =
+	    p && xs_wfail.func < p->l.nfuncs ? xs_payload_fname(p, xs_wfail.func) : "?";
 	switch (xs_wfail.kind) {
 	case XS_WF_EXPECT: {
 		const struct xs_func *f = &p->l.funcs[xs_wfail.func];
 		hex(want, sizeof(want), f->expect, f->expect_len);
 		hex(got, sizeof(got), xs_wfail.found, f->expect_len);
 		return xs_err_set(err, rc,
-				  "payload %s: function %s does not hold the expected bytes at "
-				  "0x%lx: expected %s, found %s",
-				  p->name, fn, (unsigned long)f->old_addr, want, got);
+		                  "payload %s: function %s does not hold the expected bytes at "
+		                  "0x%lx: expected %s, found %s",
+		                  p->name, fn, (unsigned long)f->old_addr, want, got);
 	}
 	case XS_WF_WRITE:
-		return xs_err_set(err, rc, "payload %s: writing the code of %s failed: %s",
-				  p->name, fn, strerror(-rc));
+		return xs_err_set(err, rc, "payload %s: writing the code of %s failed: %s", p->name,
+		                  fn, strerror(-rc));
 	case XS_WF_NOTTOP:
 		return xs_err_set(err, rc,
-				  "payload %s: %s carries another payload's patch on top; revert "
-				  "that one first",
-				  p->name, fn);
+		                  "payload %s: %s carries another payload's patch on top; revert "
+		                  "that one first",
+		                  p->name, fn);
 	case XS_WF_HOOK:
 		return xs_err_set(err, rc, "payload %s: the %s action hook failed: %s", p->name,
-				  hook_kind(p), strerror(-rc));
+		                  hook_kind(p), strerror(-rc));
 	case XS_WF_UNDO:
 		return xs_err_set(err, rc,
-				  "payload %s: rolling back failed at %s (%s); the process may be "
-				  "partly patched: check `xsplice list`",
-				  p->name, fn, strerror(-rc));
+		                  "payload %s: rolling back failed at %s (%s); the process may be "
+		                  "partly patched: check `xsplice list`",
+		                  p->name, fn, strerror(-rc));
 	default:
 		return xs_err_set(err, rc, "the switch failed: %s", strerror(-rc));
 	}

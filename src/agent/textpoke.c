@@ -12,11 +12,11 @@
 #include "agent/rawsys.h"
 
 static struct {
-	int memfd;       /* /proc/self/mem during an action, else -1 */
-	int forced;      /* XSPLICE_TEXT_WRITE=mprotect */
-	int broken;      /* a write through /proc/self/mem failed: the kernel
-			  * refuses them (proc_mem.force_override=never) */
-	int sync_core;   /* membarrier SYNC_CORE registered */
+	int memfd;     /* /proc/self/mem during an action, else -1 */
+	int forced;    /* XSPLICE_TEXT_WRITE=mprotect */
+	int broken;    /* a write through /proc/self/mem failed: the kernel
+	                * refuses them (proc_mem.force_override=never) */
+	int sync_core; /* membarrier SYNC_CORE registered */
 } tp = {.memfd = -1};
 
 static void register_membarrier(void)
@@ -70,7 +70,7 @@ static int write_procmem(uintptr_t addr, const void *bytes, size_t len)
 	size_t done = 0;
 	while (done < len) {
 		long r = xs_sys4(SYS_pwrite64, tp.memfd, (const char *)bytes + done, len - done,
-				 (long)(addr + done));
+		                 (long)(addr + done));
 		if (r == -EINTR)
 			continue;
 		if (r <= 0)

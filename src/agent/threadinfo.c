@@ -137,16 +137,16 @@ void xs_thread_describe(pid_t tid, int signo, char *out, size_t cap)
 	char state = st ? st[8] : '?';
 	if (mask_has(status, "\nSigBlk:", signo))
 		snprintf(out, cap,
-			 "thread %d (%s) blocks signal %d (XSPLICE_SIGNAL), so it cannot be paused",
-			 tid, name, signo);
+		         "thread %d (%s) blocks signal %d (XSPLICE_SIGNAL), so it cannot be paused",
+		         tid, name, signo);
 	else if (state == 'T')
 		snprintf(out, cap, "thread %d (%s) is stopped (SIGSTOP)", tid, name);
 	else if (state == 't')
 		snprintf(out, cap, "thread %d (%s) is stopped by a debugger (ptrace)", tid, name);
 	else if (state == 'D')
 		snprintf(out, cap, "thread %d (%s) is in uninterruptible sleep (state D)", tid,
-			 name);
+		         name);
 	else
 		snprintf(out, cap, "thread %d (%s) did not answer signal %d in time (state %c)",
-			 tid, name, signo, state);
+		         tid, name, signo, state);
 }

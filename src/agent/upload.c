@@ -26,16 +26,22 @@
 
 /* The agent's own API, resolved without the dynamic loader (the agent may
  * be loaded RTLD_LOCAL, or linked into the program). */
-#define API(f) {#f, (uintptr_t)(f)}
+#define API(f)                                                                                     \
+	{                                                                                          \
+#f, (uintptr_t)(f)                                                                 \
+	}
 static const struct {
 	const char *name;
 	uintptr_t addr;
 } own_api[] = {
-	API(xsplice_payload_name), API(xsplice_payload_rc), API(xsplice_payload_nfuncs),
-	API(xsplice_func_name), API(xsplice_func_applied), API(xsplice_func_set_applied),
-	API(xsplice_func_apply), API(xsplice_func_revert), API(xsplice_payload_param),
-	API(xsplice_param), API(xsplice_shadow_get), API(xsplice_shadow_alloc),
-	API(xsplice_shadow_get_or_alloc), API(xsplice_shadow_free), API(xsplice_shadow_free_all),
+    API(xsplice_payload_name),        API(xsplice_payload_rc),
+    API(xsplice_payload_nfuncs),      API(xsplice_func_name),
+    API(xsplice_func_applied),        API(xsplice_func_set_applied),
+    API(xsplice_func_apply),          API(xsplice_func_revert),
+    API(xsplice_payload_param),       API(xsplice_param),
+    API(xsplice_shadow_get),          API(xsplice_shadow_alloc),
+    API(xsplice_shadow_get_or_alloc), API(xsplice_shadow_free),
+    API(xsplice_shadow_free_all),
 };
 
 /* Is `addr` the replacement of one of p's functions (such symbols may be
@@ -95,12 +101,13 @@ static int check_name(const char *name, struct xs_err *err)
 	size_t n = strnlen(name, XSPLICE_NAME_MAX);
 	if (n == 0 || n >= XSPLICE_NAME_MAX)
 		return xs_err_set(err, -EINVAL, "a payload name is 1 to %d bytes",
-				  XSPLICE_NAME_MAX - 1);
+		                  XSPLICE_NAME_MAX - 1);
 	for (const char *c = name; *c; c++)
 		if (*c <= ' ' || *c == '/' || *c == 0x7f)
 			return xs_err_set(err, -EINVAL,
-					  "payload name \"%s\" has a space, '/' or a control "
-					  "character", name);
+			                  "payload name \"%s\" has a space, '/' or a control "
+			                  "character",
+			                  name);
 	return 0;
 }
 
@@ -111,8 +118,7 @@ static void copy_id(struct xs_id *dst, struct xs_note n)
 }
 
 /* The target module, or -ENOEXEC naming both build-ids. */
-static int find_target(struct xsplice_payload *p, const struct xs_module **mod,
-		       struct xs_err *err)
+static int find_target(struct xsplice_payload *p, const struct xs_module **mod, struct xs_err *err)
 {
 	char want[2 * XSPLICE_BUILD_ID_MAX + 1], have[2 * XSPLICE_BUILD_ID_MAX + 1];
 	int rc = xs_modules_refresh(err);
@@ -125,9 +131,9 @@ static int find_target(struct xsplice_payload *p, const struct xs_module **mod,
 	xs_hex_id(p->target.b, p->target.len, want, sizeof(want));
 	xs_hex_id(m ? m->id : NULL, m ? m->idlen : 0, have, sizeof(have));
 	return xs_err_set(err, -ENOEXEC,
-			  "payload %s was packed for build-id %s, which no module of this "
-			  "process has (the executable %s has build-id %s)",
-			  p->name, want, m ? m->path : "?", have);
+	                  "payload %s was packed for build-id %s, which no module of this "
+	                  "process has (the executable %s has build-id %s)",
+	                  p->name, want, m ? m->path : "?", have);
 }
 
 static int check_unique_id(const struct xsplice_payload *p, struct xs_err *err)
@@ -138,8 +144,8 @@ static int check_unique_id(const struct xsplice_payload *p, struct xs_err *err)
 	for (const struct xsplice_payload *q = xs_eng.head; q; q = q->next)
 		if (q->id.len == p->id.len && !memcmp(q->id.b, p->id.b, p->id.len))
 			return xs_err_set(err, -EEXIST,
-					  "a payload with build-id %s is already loaded as %s",
-					  xs_hex_id(p->id.b, p->id.len, hex, sizeof(hex)), q->name);
+			                  "a payload with build-id %s is already loaded as %s",
+			                  xs_hex_id(p->id.b, p->id.len, hex, sizeof(hex)), q->name);
 	return 0;
 }
 
@@ -154,10 +160,11 @@ static int check_unique_symbols(const struct xsplice_payload *p, struct xs_err *
 			for (unsigned j = 0; j < q->l.nsymbols; j++)
 				if (!strcmp(q->l.symbols[j].name, s->name) &&
 				    !is_replacement(q, q->l.symbols[j].addr))
-					return xs_err_set(err, -EEXIST,
-							  "payload %s defines %s, which payload %s "
-							  "already defines (new symbols must be unique)",
-							  p->name, s->name, q->name);
+					return xs_err_set(
+					    err, -EEXIST,
+					    "payload %s defines %s, which payload %s "
+					    "already defines (new symbols must be unique)",
+					    p->name, s->name, q->name);
 	}
 	return 0;
 }
@@ -170,55 +177,62 @@ const char *xs_payload_fname(const struct xsplice_payload *p, unsigned i)
 
 /* Where and what to write for function i; refuses what cannot be patched. */
 static int prepare_func(struct xsplice_payload *p, unsigned i, const struct xs_maps *maps,
-			struct xs_err *err)
+                        struct xs_err *err)
 {
 	const struct xs_func *f = &p->l.funcs[i];
 	struct xs_fstate *s = &p->fs[i];
 	const char *nm = xs_payload_fname(p, i);
 	if (f->old_addr < p->mod_lo || f->old_addr >= p->mod_hi)
-		return xs_err_set(err, -EINVAL, "function %s: 0x%lx is outside the module %s",
-				  nm, (unsigned long)f->old_addr, p->mod_path);
+		return xs_err_set(err, -EINVAL, "function %s: 0x%lx is outside the module %s", nm,
+		                  (unsigned long)f->old_addr, p->mod_path);
 	const struct xs_map *m = xs_maps_find(maps, f->old_addr);
 	if (!m || !(m->flags & XS_MAP_X))
-		return xs_err_set(err, -EINVAL, "function %s: 0x%lx is not in executable code",
-				  nm, (unsigned long)f->old_addr);
+		return xs_err_set(err, -EINVAL, "function %s: 0x%lx is not in executable code", nm,
+		                  (unsigned long)f->old_addr);
 	/* every byte read here (endbr64 test, expectation) must be mapped */
-	if (f->old_addr + (f->expect_len > XS_ARCH_ENDBR_SIZE ? f->expect_len : XS_ARCH_ENDBR_SIZE) >
+	if (f->old_addr +
+	        (f->expect_len > XS_ARCH_ENDBR_SIZE ? f->expect_len : XS_ARCH_ENDBR_SIZE) >
 	    m->hi)
-		return xs_err_set(err, -EINVAL, "function %s: 0x%lx is too close to the end of its "
-				  "mapping", nm, (unsigned long)f->old_addr);
+		return xs_err_set(err, -EINVAL,
+		                  "function %s: 0x%lx is too close to the end of its "
+		                  "mapping",
+		                  nm, (unsigned long)f->old_addr);
 	s->prot = PROT_READ | PROT_EXEC | ((m->flags & XS_MAP_W) ? PROT_WRITE : 0);
 	if ((f->flags & XSPLICE_FUNC_INLINE) && !f->expect_len)
 		return xs_err_set(err, -EINVAL,
-				  "function %s: a patch inside a function needs an expectation", nm);
+		                  "function %s: a patch inside a function needs an expectation",
+		                  nm);
 	if (!f->new_addr) { /* NOP patch: exactly at old_addr */
 		if (!f->new_size || f->new_size > XSPLICE_EXPECT_MAX || f->new_size > f->old_size)
 			return xs_err_set(err, -EINVAL,
-					  "function %s: a NOP patch covers 1 to %d bytes within "
-					  "the function (%u asked, function %u)",
-					  nm, XSPLICE_EXPECT_MAX, f->new_size, f->old_size);
+			                  "function %s: a NOP patch covers 1 to %d bytes within "
+			                  "the function (%u asked, function %u)",
+			                  nm, XSPLICE_EXPECT_MAX, f->new_size, f->old_size);
 		s->site = f->old_addr;
 		s->len = (uint8_t)f->new_size;
 		xs_arch_fill_nops(s->insn, s->len);
 	} else {
 		size_t off = (f->flags & XSPLICE_FUNC_INLINE)
-				     ? 0
-				     : xs_arch_patch_offset((const uint8_t *)f->old_addr);
+		                 ? 0
+		                 : xs_arch_patch_offset((const uint8_t *)f->old_addr);
 		size_t room = (f->flags & XSPLICE_FUNC_INLINE) ? f->expect_len : f->old_size;
 		if (room < off + XS_ARCH_JUMP_SIZE)
 			return xs_err_set(err, -EINVAL,
-					  "function %s: %zu bytes are too few for a %d-byte jump%s",
-					  nm, room, XS_ARCH_JUMP_SIZE,
-					  off ? " after endbr64" : "");
+			                  "function %s: %zu bytes are too few for a %d-byte jump%s",
+			                  nm, room, XS_ARCH_JUMP_SIZE, off ? " after endbr64" : "");
 		s->site = f->old_addr + off;
 		s->len = XS_ARCH_JUMP_SIZE;
 		if (xs_arch_encode_jump(s->site, f->new_addr, s->insn))
-			return xs_err_set(err, -ERANGE, "function %s: the replacement is out of "
-					  "jump range", nm);
+			return xs_err_set(err, -ERANGE,
+			                  "function %s: the replacement is out of "
+			                  "jump range",
+			                  nm);
 	}
 	if (s->site + s->len > m->hi)
-		return xs_err_set(err, -EINVAL, "function %s: the patch crosses the end of its "
-				  "mapping", nm);
+		return xs_err_set(err, -EINVAL,
+		                  "function %s: the patch crosses the end of its "
+		                  "mapping",
+		                  nm);
 	return 0;
 }
 
@@ -236,21 +250,22 @@ static int prepare_funcs(struct xsplice_payload *p, struct xs_err *err)
 			if (p->fs[i].site < p->fs[j].site + p->fs[j].len &&
 			    p->fs[j].site < p->fs[i].site + p->fs[i].len)
 				rc = xs_err_set(err, -EINVAL,
-						"functions %s and %s of payload %s patch the "
-						"same bytes",
-						xs_payload_fname(p, i), xs_payload_fname(p, j), p->name);
+				                "functions %s and %s of payload %s patch the "
+				                "same bytes",
+				                xs_payload_fname(p, i), xs_payload_fname(p, j),
+				                p->name);
 	xs_maps_free(&maps);
 	return rc;
 }
 
 static int copy_kv(char **dst, size_t *dlen, const char *src, size_t len, const char *what,
-		   struct xs_err *err)
+                   struct xs_err *err)
 {
 	if (!src || !len)
 		return 0;
 	if (src[len - 1] != 0)
 		return xs_err_set(err, -EINVAL, "%s: the last key=value is not NUL-terminated",
-				  what);
+		                  what);
 	for (const char *kv = src; kv < src + len; kv += strlen(kv) + 1) {
 		const char *eq = strchr(kv, '=');
 		if (!eq || eq == kv)
@@ -266,7 +281,7 @@ static int copy_kv(char **dst, size_t *dlen, const char *src, size_t len, const 
 
 /* Layout, map near the module, link, finalize. */
 static int link_payload(struct xsplice_payload *p, const struct xs_elf *elf,
-			const struct xs_module *mod, struct xs_err *err)
+                        const struct xs_module *mod, struct xs_err *err)
 {
 	struct xs_layout lay;
 	struct xs_region rg[XS_AREA_COUNT];
@@ -288,7 +303,7 @@ static int link_payload(struct xsplice_payload *p, const struct xs_elf *elf,
 }
 
 int xs_payload_create(const char *name, const void *bytes, size_t len, const char *params,
-		      size_t params_len, struct xsplice_payload **out, struct xs_err *err)
+                      size_t params_len, struct xsplice_payload **out, struct xs_err *err)
 {
 	struct xs_elf *elf = NULL;
 	const struct xs_module *mod = NULL;
@@ -322,7 +337,7 @@ int xs_payload_create(const char *name, const void *bytes, size_t len, const cha
 		p->mod_lo = mod->lo;
 		p->mod_hi = mod->hi;
 		rc = p->mod_path ? link_payload(p, elf, mod, err)
-				 : xs_err_set(err, -ENOMEM, "out of memory");
+		                 : xs_err_set(err, -ENOMEM, "out of memory");
 	}
 	if (!rc && p->l.eh_frame)
 		p->eh_registered = !xs_eh_register(p->l.eh_frame, NULL);
