@@ -70,6 +70,7 @@ static struct {
 	_Atomic uint32_t phase;
 	_Atomic uint32_t narrived, nacted, waiting;
 	_Atomic uint32_t events; /* futex word: arrivals and declines */
+	_Atomic uint32_t expect; /* arrivals the waiting control thread needs */
 	int (*avoid)(const void *ctx, uintptr_t pc);
 	const void *avoid_ctx;
 	uint32_t gen;
@@ -141,16 +142,19 @@ static void park(struct slot *s, uint32_t gen, ucontext_t *uc)
 	/* decided once: the control thread clears `resignal` as soon as it
 	 * re-sends the signal, which may be before we look again */
 	int decline = q.avoid && s->declines < MAX_DECLINES && q.avoid(q.avoid_ctx, s->t.pc);
+	unsigned arrived = 0;
 	if (decline) {
 		/* in the middle of code about to change: let it run on a little
 		 * and be signalled again, rather than fail the whole attempt */
 		atomic_store(&s->resignal, 1);
 	} else {
 		atomic_store(&s->arrived, gen);
-		atomic_fetch_add(&q.narrived, 1);
+		arrived = atomic_fetch_add(&q.narrived, 1) + 1;
 	}
 	atomic_fetch_add(&q.events, 1);
-	if (atomic_load(&q.waiting))
+	/* wake the control thread for a decline or the last arrival only: it
+	 * would take a CPU from the threads still on their way to park */
+	if (atomic_load(&q.waiting) && (decline || arrived >= atomic_load(&q.expect)))
 		xs_futex_wake((const uint32_t *)&q.events, 1);
 	if (decline)
 		return;
@@ -494,6 +498,10 @@ static int wait_arrivals(struct slotset *set, uint64_t deadline, pid_t *late)
 			return missing(set, 1, late) ? -EBUSY : 0;
 		uint64_t slice = deadline - t < 1000000 ? deadline - t : 1000000;
 		struct timespec ts = {0, (long)slice};
+		unsigned gone = 0;
+		for (unsigned i = 0; i < q.n; i++)
+			gone += set->slots[i].gone;
+		atomic_store(&q.expect, q.n - gone);
 		atomic_store(&q.waiting, 1);
 		if (atomic_load(&q.events) == ev)
 			xs_futex_wait((const uint32_t *)&q.events, ev, &ts);
