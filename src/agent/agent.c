@@ -147,15 +147,22 @@ static int open_socket(void)
 		              (int)pid);
 		return rc;
 	}
+	/* Bind and listen under a temporary name, then rename: a client never
+	 * finds the socket before it accepts connections. */
+	struct sockaddr_un tmp = sa;
+	if (snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.new", sa.sun_path) >=
+	    (int)sizeof(tmp.sun_path))
+		tmp = sa; /* no room for the suffix: bind the final name directly */
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		goto fail;
-	unlink(sa.sun_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)))
+	unlink(tmp.sun_path);
+	if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)))
 		goto fail;
 	/* the directory already keeps others out; 0600 says so twice */
-	if (chmod(sa.sun_path, 0600) || listen(fd, 16)) {
-		unlink(sa.sun_path);
+	if (chmod(tmp.sun_path, 0600) || listen(fd, 16) ||
+	    (strcmp(tmp.sun_path, sa.sun_path) && rename(tmp.sun_path, sa.sun_path))) {
+		unlink(tmp.sun_path);
 		goto fail;
 	}
 	memcpy(ag.path, sa.sun_path, sizeof(ag.path));
