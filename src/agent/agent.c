@@ -35,6 +35,7 @@
 
 #include "agent/engine.h"
 #include "agent/server.h"
+#include "agent/signame.h"
 #include "common/sockdir.h"
 
 static struct {
@@ -201,31 +202,6 @@ static void dump_handler(int sig)
 	errno = saved;
 }
 
-/* "USR2", "SIGUSR2", "12", "RTMIN+3", "SIGRTMAX-1" -> signal number, or 0 */
-static int parse_signal(const char *s)
-{
-	if (!strncmp(s, "SIG", 3))
-		s += 3;
-	char *end;
-	long n = strtol(s, &end, 10);
-	if (end != s && !*end)
-		return n > 0 && n < NSIG ? (int)n : 0;
-	if (!strncmp(s, "RTMIN", 5) || !strncmp(s, "RTMAX", 5)) {
-		int base = s[4] == 'N' ? SIGRTMIN : SIGRTMAX;
-		n = s[5] ? strtol(s + 5, &end, 10) : 0;
-		if (s[5] && *end)
-			return 0;
-		n += base;
-		return n >= SIGRTMIN && n <= SIGRTMAX ? (int)n : 0;
-	}
-	for (int sig = 1; sig < SIGRTMIN; sig++) {
-		const char *abbrev = sigabbrev_np(sig);
-		if (abbrev && !strcmp(abbrev, s))
-			return sig;
-	}
-	return 0;
-}
-
 static void xs_agent_start(void);
 
 /* Is sig already caught by code of this library (the engine's quiesce
@@ -248,7 +224,7 @@ static void setup_dump_signal(void)
 	const char *name = secure_getenv("XSPLICE_DUMP_SIGNAL");
 	if (!name || !name[0])
 		return;
-	int sig = parse_signal(name);
+	int sig = xs_signal_parse(name);
 	if (sig && handled_by_agent(sig)) {
 		xs_agent_diag("XSPLICE_DUMP_SIGNAL=%s is the agent's own quiesce signal "
 			      "(XSPLICE_SIGNAL); no dump on signal",

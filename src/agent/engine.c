@@ -31,6 +31,7 @@
 #include "agent/payload.h"
 #include "agent/quiesce.h"
 #include "agent/shadow_internal.h"
+#include "agent/signame.h"
 #include "agent/stackcheck.h"
 #include "agent/textpoke.h"
 #include "agent/threadinfo.h"
@@ -678,27 +679,6 @@ int xs_engine_upload(const char *name, const void *bytes, size_t len, const char
 
 /* ---- life cycle ------------------------------------------------------------------ */
 
-/* "42", "RTMIN+8", "SIGRTMIN+8", "RTMAX-3" -> signal number, 0 if invalid */
-static int parse_signal(const char *s)
-{
-	char *end;
-	long n;
-	if (!strncmp(s, "SIG", 3))
-		s += 3;
-	if (!strncmp(s, "RTMIN", 5) || !strncmp(s, "RTMAX", 5)) {
-		int base = s[4] == 'N' ? SIGRTMIN : SIGRTMAX;
-		n = s[5] ? strtol(s + 5, &end, 10) : 0;
-		if (s[5] && *end)
-			return 0;
-		n += base;
-	} else {
-		n = strtol(s, &end, 10);
-		if (*end || end == s)
-			return 0;
-	}
-	return n >= SIGRTMIN && n <= SIGRTMAX ? (int)n : -1;
-}
-
 static uint32_t env_ms(const char *name, uint32_t def)
 {
 	const char *v = getenv(name);
@@ -712,8 +692,8 @@ static uint32_t env_ms(const char *name, uint32_t def)
 int xs_engine_init(struct xs_err *err)
 {
 	const char *sv = getenv("XSPLICE_SIGNAL");
-	int sig = sv && *sv ? parse_signal(sv) : SIGRTMIN + XS_DEFAULT_SIGNAL_OFFSET;
-	if (sig <= 0)
+	int sig = sv && *sv ? xs_signal_parse(sv) : SIGRTMIN + XS_DEFAULT_SIGNAL_OFFSET;
+	if (sig < SIGRTMIN || sig > SIGRTMAX)
 		return xs_err_set(err, -EINVAL,
 		                  "XSPLICE_SIGNAL=%s is not a real-time signal (use a number from "
 		                  "%d to %d, or RTMIN+n / RTMAX-n)",
