@@ -257,17 +257,23 @@ int xs_quiesce_check_handler(struct xs_err *err)
 	return 0;
 }
 
-static unsigned count_threads(void)
+/*
+ * Call fn(tid, arg) for every thread in /proc/self/task, with raw
+ * getdents64 into the preallocated buffer (no opendir: it allocates), until
+ * fn returns non-zero.  Returns that value, 0, or -errno when the directory
+ * cannot be opened.
+ */
+static int each_task(int (*fn)(pid_t tid, void *arg), void *arg)
 {
-	unsigned n = 0;
+	int rc = 0;
 	long fd = xs_raw_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	for (;;) {
+		return (int)fd;
+	while (!rc) {
 		long len = xs_sys3(SYS_getdents64, fd, q.dents, sizeof(q.dents));
 		if (len <= 0)
 			break;
-		for (long off = 0; off < len;) {
+		for (long off = 0; off < len && !rc;) {
 			struct {
 				uint64_t ino;
 				int64_t off;
@@ -275,13 +281,28 @@ static unsigned count_threads(void)
 				uint8_t type;
 				char name[];
 			} *d = (void *)(q.dents + off);
-			if (d->name[0] != '.')
-				n++;
 			off += d->reclen;
+			uintptr_t tid;
+			int neg;
+			if (xs_parse_num(d->name, &tid, &neg))
+				rc = fn((pid_t)tid, arg);
 		}
 	}
 	xs_raw_close((int)fd);
-	return n;
+	return rc;
+}
+
+static int count_one(pid_t tid, void *arg)
+{
+	(void)tid;
+	++*(unsigned *)arg;
+	return 0;
+}
+
+static unsigned count_threads(void)
+{
+	unsigned n = 0;
+	return each_task(count_one, &n) < 0 ? 0 : n;
 }
 
 int xs_quiesce_prepare(struct xs_err *err)
@@ -391,49 +412,41 @@ static int signal_slot(struct slotset *set, unsigned i)
  * threads, or -EAGAIN (with fail) when the slots are full or a signal
  * cannot be sent.
  */
-static int scan(struct slotset *set, int send, struct xs_qfail *fail)
+struct scan_ctx {
+	struct slotset *set;
+	int send, added;
+	struct xs_qfail *fail;
+};
+
+static int scan_one(pid_t tid, void *arg)
 {
-	int added = 0, rc = 0;
-	long fd = xs_raw_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		fail->why = XS_QWHY_SIGNAL, fail->err = (int)-fd;
+	struct scan_ctx *c = arg;
+	if (tid == q.self || !hash_add(c->set, tid))
+		return 0;
+	if (q.n == c->set->cap) {
+		c->fail->why = XS_QWHY_GROW;
 		return -EAGAIN;
 	}
-	while (!rc) {
-		long len = xs_sys3(SYS_getdents64, fd, q.dents, sizeof(q.dents));
-		if (len <= 0)
-			break;
-		for (long off = 0; off < len && !rc;) {
-			struct {
-				uint64_t ino;
-				int64_t off;
-				uint16_t reclen;
-				uint8_t type;
-				char name[];
-			} *d = (void *)(q.dents + off);
-			off += d->reclen;
-			uintptr_t tid;
-			int neg;
-			if (!xs_parse_num(d->name, &tid, &neg) || (pid_t)tid == q.self ||
-			    !hash_add(set, (pid_t)tid))
-				continue;
-			if (q.n == set->cap) {
-				fail->why = XS_QWHY_GROW;
-				rc = -EAGAIN;
-				break;
-			}
-			fill_slot(&set->slots[q.n], (pid_t)tid);
-			int r = send ? signal_slot(set, q.n) : 0;
-			q.n++;
-			added++;
-			if (r < 0) {
-				fail->why = XS_QWHY_SIGNAL, fail->tid = (pid_t)tid, fail->err = -r;
-				rc = -EAGAIN;
-			}
-		}
+	fill_slot(&c->set->slots[q.n], tid);
+	int r = c->send ? signal_slot(c->set, q.n) : 0;
+	q.n++;
+	c->added++;
+	if (r < 0) {
+		c->fail->why = XS_QWHY_SIGNAL, c->fail->tid = tid, c->fail->err = -r;
+		return -EAGAIN;
 	}
-	xs_raw_close((int)fd);
-	return rc ? rc : added;
+	return 0;
+}
+
+static int scan(struct slotset *set, int send, struct xs_qfail *fail)
+{
+	struct scan_ctx c = {set, send, 0, fail};
+	int rc = each_task(scan_one, &c);
+	if (rc < 0 && fail->why == XS_QWHY_NONE) { /* the directory did not open */
+		fail->why = XS_QWHY_SIGNAL, fail->err = -rc;
+		return -EAGAIN;
+	}
+	return rc ? rc : c.added;
 }
 
 /* Signal every slot recorded so far, as fast as possible: a thread that is
