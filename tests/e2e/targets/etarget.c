@@ -264,12 +264,16 @@ static void sys_wake(void)
 
 /* long redzone_check(const volatile int *stop): fills the 128 bytes below
  * %rsp with a pattern, then checks them until *stop; returns how many
- * words were found changed.  A leaf: the red zone is its to use. */
+ * words were found changed.  A leaf: the red zone is its to use.  It has
+ * CFI (a leaf that never moves %rsp) so the agent's stack check unwinds
+ * through it precisely instead of scanning this thread's stack words, some
+ * of which may be stale return addresses into work(). */
 long redzone_check(const volatile int *stop);
 __asm__(".text\n"
 	".globl redzone_check\n"
 	".type redzone_check,@function\n"
 	"redzone_check:\n"
+	"	.cfi_startproc\n"
 	"	xor %eax, %eax\n"
 	"	movabs $0x5a5aa5a55a5aa5a5, %rdx\n"
 	"	lea -128(%rsp), %rcx\n"
@@ -288,6 +292,7 @@ __asm__(".text\n"
 	"	cmpl $0, (%rdi)\n"
 	"	je 2b\n"
 	"	ret\n"
+	"	.cfi_endproc\n"
 	".size redzone_check, .-redzone_check\n");
 
 static volatile int red_stop;
