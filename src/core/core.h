@@ -184,4 +184,14 @@ int xs_link_place(const struct xs_elf *elf, const struct xs_region regions[XS_AR
 		  const struct xs_host *host, struct xs_linked *out, struct xs_err *err);
 void xs_linked_free(struct xs_linked *l);
 
+/*
+ * Structural check of a relocated .eh_frame (`sec`, `size` bytes, at run-time
+ * address `addr`) before it is given to the process's unwinder: records
+ * inside the section, FDEs pointing at well-formed CIEs, decodable address
+ * encodings, and every FDE covering only [text_lo, text_hi).  xs_link_place
+ * runs it; exported for tests.
+ */
+int xs_ehframe_check(const uint8_t *sec, size_t size, uintptr_t addr, uintptr_t text_lo,
+		     uintptr_t text_hi, struct xs_err *err);
+
 #endif /* XS_CORE_H */

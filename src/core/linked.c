@@ -198,7 +198,13 @@ int xs_linked_build(struct xs_place *p, struct xs_linked *out)
 		out->text_start = p->rg[XS_AREA_RX].addr;
 		out->text_end = out->text_start + (uintptr_t)e->used[XS_AREA_RX];
 	}
-	return 0;
+	if (out->eh_frame) {
+		rc = xs_ehframe_check(xs_place_sec_stage(p, eh), out->eh_frame_size, out->eh_frame,
+				      out->text_start, out->text_end, p->err);
+		if (rc)
+			xs_linked_free(out);
+	}
+	return rc;
 }
 
 void xs_linked_free(struct xs_linked *l)

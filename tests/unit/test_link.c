@@ -549,28 +549,83 @@ static void symbols_exported(void **state)
 	done(&p, e, &pl);
 }
 
+/* A real .eh_frame: one CIE ("zR", pcrel|sdata4 addresses) and one FDE
+ * whose pc_begin (offset 28) is relocated against the text. */
+static const uint8_t eh_good[40] = {
+    16, 0, 0, 0, 0, 0, 0, 0,                  /* CIE: length, id 0 */
+    1, 'z', 'R', 0, 1, 0x78, 16, 1, 0x1b, 0, 0, 0, /* v1, aug, align, ra, R */
+    16, 0, 0, 0, 24, 0, 0, 0,                 /* FDE: length, CIE pointer */
+    0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,       /* pc_begin, pc_range 1, aug 0 */
+};
+
+static int link_eh(const uint8_t *eh, size_t n, struct ut_placed *pl, struct xs_elf **e,
+		   struct ut_payload *p, struct xs_err *err)
+{
+	struct ut_host h;
+	eg_minimal(&p->g, &p->m);
+	unsigned s = eg_add_sec(&p->g, ".eh_frame", SHT_X86_64_UNWIND, SHF_ALLOC, 8, eh, n);
+	eg_add_rel(&p->g, s, 28, p->m.sym_text, R_X86_64_PC32, 0);
+	host_std(&h);
+	memset(err, 0, sizeof(*err));
+	eg_build(&p->g, &p->o);
+	*e = UT_VERIFY_OK(&p->o);
+	int rc = ut_place(*e, BASE, &h, pl, err);
+	assert_true(ut_guards_ok(pl));
+	return rc;
+}
+
 static void eh_frame_placed(void **state)
 {
 	struct ut_payload p;
-	struct ut_host h;
 	struct ut_placed pl;
 	struct xs_elf *e;
-	uint8_t eh[24] = {20};
-	unsigned s;
+	struct xs_err err;
 	int32_t pc;
 
 	(void)state;
-	eg_minimal(&p.g, &p.m);
-	s = eg_add_sec(&p.g, ".eh_frame", SHT_X86_64_UNWIND, SHF_ALLOC, 8, eh, sizeof(eh));
-	eg_add_rel(&p.g, s, 8, p.m.sym_text, R_X86_64_PC32, 0);
-	host_std(&h);
-	link_ok(&p, &e, &h, &pl);
+	assert_int_equal(link_eh(eh_good, sizeof(eh_good), &pl, &e, &p, &err), 0);
 	/* R: .rodata.str (7 bytes), .eh_frame at 8, then the GOT */
 	assert_int_equal(pl.l.eh_frame, BASE + 4096 + 8);
-	assert_int_equal(pl.l.eh_frame_size, sizeof(eh));
-	memcpy(&pc, ut_stage_of(&pl, pl.l.eh_frame + 8), 4);
-	assert_int_equal(pl.l.eh_frame + 8 + pc, BASE);
+	assert_int_equal(pl.l.eh_frame_size, sizeof(eh_good));
+	memcpy(&pc, ut_stage_of(&pl, pl.l.eh_frame + 28), 4);
+	assert_int_equal(pl.l.eh_frame + 28 + pc, BASE);
 	done(&p, e, &pl);
+}
+
+/* Each broken .eh_frame is refused before anything could register it. */
+static void eh_frame_malformed_refused(void **state)
+{
+	static const struct {
+		size_t at;
+		uint8_t val;
+		const char *msg;
+	} cases[] = {
+	    {0, 200, "runs past the section"},         /* CIE length */
+	    {8, 7, "unknown version"},                 /* CIE version */
+	    {10, 'Q', "unknown augmentation"},         /* 'zQ' */
+	    {16, 0x55, "address encoding"},            /* R: not pcrel/absptr */
+	    {24, 60, "points before the section"},     /* FDE CIE pointer */
+	    {24, 20, "its CIE has a bad length"},     /* FDE -> inside the CIE */
+	    {24, 4, "does not point at a CIE"},       /* FDE -> the FDE itself */
+	    {32, 0x80, "outside the payload"},         /* pc_range huge */
+	    {20, 200, "runs past the section"},        /* FDE length */
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t eh[sizeof(eh_good)];
+		struct ut_payload p;
+		struct ut_placed pl;
+		struct xs_elf *e;
+		struct xs_err err;
+		memcpy(eh, eh_good, sizeof(eh));
+		eh[cases[i].at] = cases[i].val;
+		if (cases[i].at == 32) /* a range of 0x80000080 bytes */
+			eh[35] = 0x80;
+		assert_int_equal(link_eh(eh, sizeof(eh), &pl, &e, &p, &err), -EINVAL);
+		if (!strstr(err.msg, ".eh_frame") || !strstr(err.msg, cases[i].msg))
+			fail_msg("case %zu: unexpected message: %s", i, err.msg);
+		done(&p, e, &pl);
+	}
 }
 
 static void debug_relocs_not_applied(void **state)
@@ -720,6 +775,7 @@ int main(void)
 	    cmocka_unit_test(hook_outside_code),
 	    cmocka_unit_test(symbols_exported),
 	    cmocka_unit_test(eh_frame_placed),
+	    cmocka_unit_test(eh_frame_malformed_refused),
 	    cmocka_unit_test(debug_relocs_not_applied),
 	    cmocka_unit_test(runs_near_with_direct_call),
 	    cmocka_unit_test(runs_far_through_stub),
