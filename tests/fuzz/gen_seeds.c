@@ -33,7 +33,11 @@ static void seed_rich(const char *dir)
 	static const char info[] = "name=seed\0version=1\0";
 	struct eg g;
 	struct eg_min m;
-	uint8_t note[96], eh[24] = {20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	/* a real .eh_frame: a "zR" CIE and one FDE (pc_begin at 28, relocated) */
+	static const uint8_t eh[40] = {16, 0, 0,    0,    0,  0, 0, 0, 1,  'z', 'R', 0, 1, 0x78,
+	                               16, 1, 0x1b, 0,    0,  0, 16, 0, 0, 0, 24,  0,  0, 0,
+	                               0,  0, 0,    0,    1,  0, 0,  0, 0, 0, 0,   0};
+	uint8_t note[96];
 	unsigned s;
 
 	eg_minimal(&g, &m);
@@ -43,7 +47,7 @@ static void seed_rich(const char *dir)
 	           eg_note(note, "own-id", 6));
 	eg_add_sec(&g, XSPLICE_SEC_MODINFO, SHT_PROGBITS, SHF_ALLOC, 1, info, sizeof(info) - 1);
 	s = eg_add_sec(&g, ".eh_frame", SHT_X86_64_UNWIND, SHF_ALLOC, 8, eh, sizeof(eh));
-	eg_add_rel(&g, s, 8, m.sym_text, R_X86_64_PC32, 0);
+	eg_add_rel(&g, s, 28, m.sym_text, R_X86_64_PC32, 0);
 	eg_add_hook(&g, XSPLICE_SEC_HOOK_LOAD, m.sym_new);
 	eg_add_hook(&g, XSPLICE_SEC_HOOK_PREAPPLY, m.sym_new);
 	eg_add_hook(&g, XSPLICE_SEC_PERTHREAD, m.sym_new);
