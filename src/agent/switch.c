@@ -149,6 +149,10 @@ static int run_action_hooks(struct xsplice_payload *p, enum xs_hook h)
 	for (unsigned k = 0; k < p->l.nhooks[h]; k++) {
 		int rc = ((int (*)(struct xsplice_payload *))p->l.hooks[h][k])(p);
 		if (rc) {
+			/* a hook that fails with a positive value (C's "return 1")
+			 * failed all the same: positive results are the engine's
+			 * "no action needed", never a failure */
+			rc = rc < 0 ? rc : -ECANCELED;
 			fail(XS_WF_HOOK, rc, p, k);
 			return rc;
 		}
