@@ -23,12 +23,26 @@ extern "C" long compute_cxx(long n)
 }
 XSPLICE_REPLACE(compute, compute_cxx);
 
-static int pre_apply(struct xsplice_payload *) { return 0; }
-static void post_apply(struct xsplice_payload *) {}
-static int pre_revert(struct xsplice_payload *) { return 0; }
-static void post_revert(struct xsplice_payload *) {}
-static void on_load(void) {}
-static void on_unload(void) {}
+static int pre_apply(struct xsplice_payload *)
+{
+	return 0;
+}
+static void post_apply(struct xsplice_payload *)
+{
+}
+static int pre_revert(struct xsplice_payload *)
+{
+	return 0;
+}
+static void post_revert(struct xsplice_payload *)
+{
+}
+static void on_load(void)
+{
+}
+static void on_unload(void)
+{
+}
 XSPLICE_PREAPPLY_HOOK(pre_apply);
 XSPLICE_POSTAPPLY_HOOK(post_apply);
 XSPLICE_PREREVERT_HOOK(pre_revert);

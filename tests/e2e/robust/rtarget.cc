@@ -88,7 +88,10 @@ static std::atomic<int> cleanup_ran, blocked;
 static void *waiter_main(void *)
 {
 	struct Cleanup {
-		~Cleanup() { cleanup_ran = 1; }
+		~Cleanup()
+		{
+			cleanup_ran = 1;
+		}
 	} c;
 	char ch;
 	blocked = 1;
