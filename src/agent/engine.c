@@ -377,10 +377,12 @@ static void attempt(struct plan *pl, uint32_t timeout_ms, struct attempt *at)
 		xs_in_window = 1;
 		at->rc = do_switch(pl);
 		xs_text_sync();
+		/* per-thread actions run on every thread at once: the switch
+		 * (xsplice_func_apply / _revert) is not theirs to call */
+		xs_in_window = 0;
 		if (!at->rc && pl->apply && pl->apply->l.nhooks[XS_HOOK_PERTHREAD])
 			xs_quiesce_perthread(pl->apply->l.hooks[XS_HOOK_PERTHREAD],
 			                     pl->apply->l.nhooks[XS_HOOK_PERTHREAD]);
-		xs_in_window = 0;
 		at->final = 1;
 	} else {
 		at->final = 1;

@@ -61,3 +61,19 @@ def test_action_hook_failing_with_a_positive_value_is_a_failure(fb, rp, start):
     assert trace(t) == ["post-revert=0"]
     assert both(t) == ("2", "4")
     assert states(t) == {"pos": "CHECKED"}
+
+
+def test_per_thread_action_cannot_use_the_builtin_switch(fb, rp, start):
+    """Per-thread actions run on every thread at once: xsplice_func_apply
+    there would race with itself (two threads saving each other's jump as
+    "the original bytes").  It must answer -EPERM, as outside the window."""
+    t = start([fb.target])
+    assert t.query("threads 4").startswith("tids")
+    t.cli("upload", "pt", rp("perthread_switch"), check=0)
+    t.cli("apply", "pt", check=0)
+    assert trace(t) == ["switched=0", "refused"]
+    assert both(t) == ("801", "4")
+    t.cli("revert", "pt", check=0)
+    assert both(t) == ("2", "4")
+    t.cli("unload", "pt", check=0)
+    assert both(t) == ("2", "4")
