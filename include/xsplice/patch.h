@@ -60,9 +60,13 @@ _Static_assert(sizeof(struct xsplice_func_init) == sizeof(struct xsplice_func), 
 		.new_addr = (const void *)(newp),                                              \
 		.old_addr = (const void *)(oldp),                                              \
 		.new_size = (nsz),                                                             \
+		.old_size = 0,                                                                 \
 		.version = XSPLICE_FUNC_VERSION,                                               \
 		.flags = (flg),                                                                \
-		.expect = {.enabled = (exp_on), .len = (exp_len), .data = exp_bytes},          \
+		.reserved0 = {0},                                                              \
+		.expect = {.enabled = (exp_on), .len = (exp_len), .data = exp_bytes,          \
+			   .reserved = 0},                                                     \
+		.reserved1 = {0},                                                              \
 	}
 
 /*
