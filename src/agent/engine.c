@@ -272,12 +272,17 @@ static int build_ranges(const struct plan *pl)
 		rc = add_text(pl->unload);
 	for (unsigned i = 0; pl->apply && i < pl->apply->l.nfuncs && !rc; i++) {
 		const struct xs_func *f = &pl->apply->l.funcs[i];
+		const struct xs_fstate *s = &pl->apply->fs[i];
 		unsigned j = 0;
-		const struct xsplice_payload *q = on_top(&pl->apply->fs[i], &j);
+		const struct xsplice_payload *q = on_top(s, &j);
 		/* a thread at the site itself (or before it, at endbr64) simply
-		 * executes the new jump: only the bytes after it are unsafe */
-		rc = xs_sranges_add(&win.ranges, pl->apply->fs[i].site + 1,
-		                    f->old_addr + f->old_size, f->name, NULL);
+		 * executes the new jump: only the bytes after it are unsafe -
+		 * at least those the write replaces, whatever old_size the
+		 * payload claims (an inline patch's room is its expectation) */
+		uintptr_t end = f->old_addr + f->old_size;
+		if (end < s->site + s->len)
+			end = s->site + s->len;
+		rc = xs_sranges_add(&win.ranges, s->site + 1, end, f->name, NULL);
 		if (!rc && q && q->l.funcs[j].new_addr)
 			rc = xs_sranges_add(&win.ranges, q->l.funcs[j].new_addr,
 			                    q->l.funcs[j].new_addr + q->l.funcs[j].new_size,

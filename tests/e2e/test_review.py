@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PAYLOAD_CFLAGS, cc, pack
+from conftest import PAYLOAD_CFLAGS, TARGET_CFLAGS, cc, pack
 from features.fhelp import fb, states, trace  # noqa: F401
 
 HERE = Path(__file__).resolve().parent
@@ -77,3 +77,66 @@ def test_per_thread_action_cannot_use_the_builtin_switch(fb, rp, start):
     assert both(t) == ("2", "4")
     t.cli("unload", "pt", check=0)
     assert both(t) == ("2", "4")
+
+
+# ---- a payload that understates the bytes its inline jump overwrites ----------
+
+
+def funcs_old_size(path, value):
+    """A copy of payload `path` whose single .xsplice.funcs entry says
+    old_size = value (as a hand-made payload may): offset 28 of the entry."""
+    import struct
+    data = bytearray(Path(path).read_bytes())
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    hdrs = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+            for i in range(shnum)]
+    names_off = hdrs[shstrndx][4]
+    for h in hdrs:
+        name = data[names_off + h[0]:data.index(b"\0", names_off + h[0])].decode()
+        if name == ".xsplice.funcs":
+            assert h[5] == 80, "one funcs entry expected"
+            struct.pack_into("<I", data, h[4] + 28, value)
+            out = Path(path).with_name(Path(path).stem + f"-old{value}.xsplice")
+            out.write_bytes(bytes(data))
+            return out
+    raise AssertionError(f"{path} has no .xsplice.funcs")
+
+
+@pytest.fixture(scope="session")
+def rtarget(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rtarget")
+    exe = cc(d / "rtarget", SRC / "rtarget.c",
+             flags=[*TARGET_CFLAGS, "-Wall", "-Wextra", "-Werror", "-Wl,--build-id=sha1"])
+    obj = cc(d / "inline_call.o", SRC / "inline_call.c",
+             flags=[*PAYLOAD_CFLAGS, "-Wall", "-Wextra", "-Werror"], link=False)
+    return exe, pack(d / "inline_call.xsplice", exe, obj)
+
+
+# one quick attempt: busy answers come fast
+QUICK_BUSY = ("--timeout", "300")
+
+
+@pytest.mark.parametrize("old_size", [None, 1, 0])
+def test_inline_jump_over_a_return_address_is_busy(rtarget, start, old_size):
+    """The stack check must cover every byte the jump overwrites, whatever
+    old_size the payload claims: a thread that will return to site + 2 makes
+    the apply busy (exit 2, nothing written), and the apply succeeds once it
+    has left."""
+    exe, payload = rtarget
+    if old_size is not None:
+        payload = funcs_old_size(payload, old_size)
+    t = start([exe])
+    assert t.query("start") == "started"
+    t.cli("upload", "ic", payload, check=0)
+    p = t.cli(*QUICK_BUSY, "apply", "ic", check=2)
+    assert "in use" in p.stderr, p.stderr
+    assert states(t) == {"ic": "CHECKED"}
+    assert t.query("stop") == "stopped"
+    t.cli("apply", "ic", check=0)
+    # the patched loop runs: the thread calls through the replacement
+    assert t.query("start") == "started"
+    assert t.query("stop") == "stopped"
+    assert t.query("ping") == "pong"
+    t.cli("revert", "ic", check=0)
+    t.cli("unload", "ic", check=0)
