@@ -19,6 +19,12 @@
 
 struct xs_wfail xs_wfail;
 int xs_in_window;
+/* The payload whose apply / revert routine (action hooks or the built-in
+ * loop, and its rollback) runs now: the only one that may be switched.
+ * Load / unload hooks run in the window too, but a switch from them would
+ * escape the rollback, or follow a revert that already counted every byte
+ * as back. */
+static const struct xsplice_payload *switching;
 
 static void fail(enum xs_wfail_kind kind, int rc, struct xsplice_payload *p, unsigned i)
 {
@@ -42,7 +48,7 @@ int xs_func_expect_ok(const struct xsplice_payload *p, unsigned i, uint8_t *foun
 int xs_func_write(struct xsplice_payload *p, unsigned i)
 {
 	struct xs_fstate *s = &p->fs[i];
-	if (!xs_in_window)
+	if (!xs_in_window || p != switching)
 		return -EPERM;
 	if (s->written) {
 		s->applied = 1;
@@ -70,7 +76,7 @@ int xs_func_write(struct xsplice_payload *p, unsigned i)
 int xs_func_unwrite(struct xsplice_payload *p, unsigned i)
 {
 	struct xs_fstate *s = &p->fs[i];
-	if (!xs_in_window)
+	if (!xs_in_window || p != switching)
 		return -EPERM;
 	if (!s->written) {
 		s->applied = 0;
@@ -165,14 +171,17 @@ int xs_switch_apply(struct xsplice_payload *p)
 	int rc = 0;
 	snapshot(p);
 	run_void_hooks(p, XS_HOOK_LOAD);
+	switching = p;
 	if (p->l.nhooks[XS_HOOK_APPLY]) {
 		rc = run_action_hooks(p, XS_HOOK_APPLY);
 	} else {
 		for (unsigned i = 0; i < p->l.nfuncs && !rc; i++)
 			rc = xs_func_write(p, i);
 	}
-	if (rc) {
+	if (rc)
 		restore(p);
+	switching = NULL;
+	if (rc) {
 		run_void_hooks(p, XS_HOOK_UNLOAD);
 		return rc;
 	}
@@ -185,6 +194,7 @@ int xs_switch_revert(struct xsplice_payload *p)
 {
 	int rc = 0;
 	snapshot(p);
+	switching = p;
 	if (p->l.nhooks[XS_HOOK_REVERT])
 		rc = run_action_hooks(p, XS_HOOK_REVERT);
 	/* whatever is still switched on goes back too: a CHECKED payload
@@ -192,10 +202,11 @@ int xs_switch_revert(struct xsplice_payload *p)
 	for (unsigned i = p->l.nfuncs; i-- > 0 && !rc;)
 		if (p->fs[i].written || !p->l.nhooks[XS_HOOK_REVERT])
 			rc = xs_func_unwrite(p, i);
-	if (rc) {
+	if (rc)
 		restore(p);
+	switching = NULL;
+	if (rc)
 		return rc;
-	}
 	run_void_hooks(p, XS_HOOK_UNLOAD);
 	p->state = XS_STATE_CHECKED;
 	p->applied_seq = 0;

@@ -140,3 +140,19 @@ def test_inline_jump_over_a_return_address_is_busy(rtarget, start, old_size):
     assert t.query("ping") == "pong"
     t.cli("revert", "ic", check=0)
     t.cli("unload", "ic", check=0)
+
+
+def test_load_and_unload_hooks_cannot_switch(fb, rp, start):
+    """Only the action routine switches: an unload hook that re-applied the
+    function after the revert left calc jumping into a CHECKED payload,
+    and unload then freed the code it jumps to."""
+    t = start([fb.target])
+    t.cli("upload", "uh", rp("unload_hook_switch"), check=0)
+    t.cli("apply", "uh", check=0)
+    assert trace(t) == ["load-revert=-1"]  # -EPERM
+    assert t.query("calc 1") == "901"
+    t.cli("revert", "uh", check=0)
+    assert trace(t) == ["unload-apply=-1"]
+    assert t.query("calc 1") == "2"
+    t.cli("unload", "uh", check=0)
+    assert t.query("calc 1") == "2"
