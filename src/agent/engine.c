@@ -257,9 +257,17 @@ static const struct xsplice_payload *on_top(const struct xs_fstate *s, unsigned 
 	return best;
 }
 
-static int add_text(const struct xsplice_payload *p)
+/* What a revert switches away from: the payload's code, and the bytes it
+ * wrote - a NOP patch is several instructions, and a thread between two of
+ * them would resume in the middle of an original one. */
+static int add_reverted(const struct xsplice_payload *p)
 {
-	return xs_sranges_add(&win.ranges, p->l.text_start, p->l.text_end, "code", p->name);
+	int rc = xs_sranges_add(&win.ranges, p->l.text_start, p->l.text_end, "code", p->name);
+	for (unsigned i = 0; i < p->l.nfuncs && !rc; i++)
+		if (p->fs[i].written && p->fs[i].len > 1)
+			rc = xs_sranges_add(&win.ranges, p->fs[i].site + 1,
+			                    p->fs[i].site + p->fs[i].len, p->l.funcs[i].name, NULL);
+	return rc;
 }
 
 static int build_ranges(const struct plan *pl)
@@ -267,9 +275,9 @@ static int build_ranges(const struct plan *pl)
 	int rc = 0;
 	xs_sranges_reset(&win.ranges);
 	for (unsigned i = 0; i < pl->nrevert && !rc; i++)
-		rc = add_text(pl->revert[i]);
+		rc = add_reverted(pl->revert[i]);
 	if (pl->unload && !rc)
-		rc = add_text(pl->unload);
+		rc = add_reverted(pl->unload); /* CHECKED: nothing written */
 	for (unsigned i = 0; pl->apply && i < pl->apply->l.nfuncs && !rc; i++) {
 		const struct xs_func *f = &pl->apply->l.funcs[i];
 		const struct xs_fstate *s = &pl->apply->fs[i];
@@ -318,6 +326,15 @@ static void describe_addr(const struct plan *pl, uintptr_t addr, char *out, size
 			return;
 		}
 	}
+	for (unsigned k = 0; k < pl->nrevert; k++)
+		for (unsigned i = 0; i < pl->revert[k]->l.nfuncs; i++) {
+			const struct xs_fstate *s = &pl->revert[k]->fs[i];
+			if (s->written && addr > s->site && addr < s->site + s->len) {
+				snprintf(out, cap, "%s (patched by payload %s)",
+				         pl->revert[k]->l.funcs[i].name, pl->revert[k]->name);
+				return;
+			}
+		}
 	snprintf(out, cap, "code being switched");
 }
 

@@ -110,7 +110,9 @@ def rtarget(tmp_path_factory):
              flags=[*TARGET_CFLAGS, "-Wall", "-Wextra", "-Werror", "-Wl,--build-id=sha1"])
     obj = cc(d / "inline_call.o", SRC / "inline_call.c",
              flags=[*PAYLOAD_CFLAGS, "-Wall", "-Wextra", "-Werror"], link=False)
-    return exe, pack(d / "inline_call.xsplice", exe, obj)
+    nop = cc(d / "nop_long.o", SRC / "nop_long.c",
+             flags=[*PAYLOAD_CFLAGS, "-Wall", "-Wextra", "-Werror"], link=False)
+    return exe, pack(d / "inline_call.xsplice", exe, obj), pack(d / "nop_long.xsplice", exe, nop)
 
 
 # one quick attempt: busy answers come fast
@@ -123,7 +125,7 @@ def test_inline_jump_over_a_return_address_is_busy(rtarget, start, old_size):
     old_size the payload claims: a thread that will return to site + 2 makes
     the apply busy (exit 2, nothing written), and the apply succeeds once it
     has left."""
-    exe, payload = rtarget
+    exe, payload, _ = rtarget
     if old_size is not None:
         payload = funcs_old_size(payload, old_size)
     t = start([exe])
@@ -156,3 +158,21 @@ def test_load_and_unload_hooks_cannot_switch(fb, rp, start):
     assert t.query("calc 1") == "2"
     t.cli("unload", "uh", check=0)
     assert t.query("calc 1") == "2"
+
+
+def test_revert_of_a_nop_patch_with_a_thread_between_its_nops_is_busy(rtarget, start):
+    """A thread paused at +9 of a 10-byte NOP patch (between the 9- and the
+    1-byte NOP) would resume in the middle of the original 10-byte
+    instruction after the revert: the revert must be busy until it left."""
+    exe, _, nop = rtarget
+    t = start([exe])
+    t.cli("upload", "nop", nop, check=0)
+    t.cli("apply", "nop", check=0)
+    assert t.query("nopstep") == "parked"
+    p = t.cli(*QUICK_BUSY, "revert", "nop", check=2)
+    assert "in use" in p.stderr, p.stderr
+    assert states(t) == {"nop": "APPLIED"}
+    assert t.query("nopgo") == "done"
+    t.cli("revert", "nop", check=0)
+    assert t.query("nopstep") == "passed"  # the original movabs again
+    assert t.query("ping") == "pong"
