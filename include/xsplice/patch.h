@@ -172,7 +172,9 @@ XSPLICE_API unsigned xsplice_payload_nfuncs(const struct xsplice_payload *p);
 XSPLICE_API const char *xsplice_func_name(const struct xsplice_payload *p, unsigned i);
 XSPLICE_API int xsplice_func_applied(const struct xsplice_payload *p, unsigned i);
 XSPLICE_API void xsplice_func_set_applied(struct xsplice_payload *p, unsigned i, int applied);
-/* the built-in per-function switch, for action hooks: 0 or negative errno */
+/* the built-in per-function switch, for the payload's own apply / revert
+ * action hooks only (anywhere else: -EPERM): 0 or negative errno.  An action
+ * hook returns 0 or a negative errno; a positive value counts as -ECANCELED. */
 XSPLICE_API int xsplice_func_apply(struct xsplice_payload *p, unsigned i);
 XSPLICE_API int xsplice_func_revert(struct xsplice_payload *p, unsigned i);
 /* module parameters given at upload (`xsplice upload NAME FILE key=value`) */
