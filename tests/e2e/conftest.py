@@ -154,3 +154,12 @@ def strip_copy(src, dst):
     shutil.copy(src, dst)
     run(["strip", "--strip-all", dst])
     return Path(dst)
+
+
+@pytest.fixture(autouse=True)
+def build_cache(tmp_path, monkeypatch):
+    """Each test's xsplice-build runs keep their cache of original builds in
+    the test's own directory (never the user's ~/.cache)."""
+    d = tmp_path / "build-cache"
+    monkeypatch.setenv("XSPLICE_BUILD_CACHE", str(d))
+    return d

@@ -202,7 +202,7 @@ int df_plan(struct df_ctx *c, struct xs_err *err);
 int df_emit(struct df_ctx *c, const char *out, struct xs_err *err);
 
 /* verify.c: xsplice-diff --check-target */
-int df_check_target(const char *target, char **objs, size_t nobjs, int verbose, FILE *out,
-                    struct xs_err *err);
+int df_check_target(const char *target, const char *debug_file, char **objs, size_t nobjs,
+                    int verbose, FILE *out, struct xs_err *err);
 
 #endif /* XS_DIFF_H */
