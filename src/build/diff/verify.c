@@ -202,8 +202,8 @@ int df_check_target(const char *target, const char *debug_file, char **objs, siz
 		/* only the exported names: static functions cannot be found, and
 		 * an honest comparison cannot be made */
 		rc = xs_err_set(err, -ENOENT,
-		                "%s is stripped (no .symtab, and no separate debug file found by "
-		                "build-id or .gnu_debuglink), give --debug-file",
+		                "%s is stripped, give --debug-file (it has no .symtab, and no "
+		                "separate debug file was found by build-id or .gnu_debuglink)",
 		                target);
 		xt_close(&t);
 		return rc;

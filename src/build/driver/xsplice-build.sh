@@ -228,6 +228,99 @@ align() {
 say "$prog: $(basename "$patch") -> $payload"
 say "      target $target"
 
+# ---- every patched source reaches the payload ---------------------------------------------------
+# A project's build may not recompile an object whose source changed (a
+# bundled library built only when missing, a dependency it does not track).
+# recompile_missed LABEL CCLOG: every object of TARGET built from a patched
+# file, or including one, that CCLOG's build did not compile is compiled
+# again with the command xsplice-cc recorded for it, and added to CCLOG; the
+# build is refused when there is no such command or it fails.
+cmd_of() { # OBJECT: the last "cmd" record of OBJECT, as DIR<TAB>ARG...
+	awk -F'\t' -v o="$1" '$1 == "cmd" && $2 == o { c = $0 } END { if (c != "") print substr(c, length("cmd\t" o "\t") + 1) }' "$work/orig.cclog"
+}
+source_of() { # OBJECT: the source it was compiled from
+	awk -F'\t' -v o="$1" '$1 == "obj" && $2 == o { s = $3 } END { print s }' "$work/orig.cclog"
+}
+# deps_of OBJECT: the files its compile reads (absolute), from the recorded
+# command run again as a dependency scan (-M) with its outputs dropped.
+deps_of() {
+	local rec dir a skip=0 args=() d="$work/deps.d"
+	rec="$(cmd_of "$1")"
+	[ -n "$rec" ] || return 0
+	IFS=$'\t' read -r -a args <<<"$rec"
+	dir="${args[0]}"
+	local scan=()
+	for a in "${args[@]:1}"; do
+		if [ $skip = 1 ]; then skip=0; continue; fi
+		case "$a" in
+		-c | -MD | -MMD | -MP | -MG | -M | -MM) ;;
+		-o | -MF | -MT | -MQ) skip=1 ;;
+		-o?* | -MF?* | -MT?* | -MQ?* | -Wp,-MD,* | -Wp,-MMD,*) ;;
+		*) scan+=("$a") ;;
+		esac
+	done
+	rm -f "$d"
+	(cd "$dir" && "${scan[@]}" -M -MF "$d" >/dev/null 2>>"$logfile") || return 0
+	sed -e 's/\\$//' -e 's/^[^:]*://' "$d" | tr ' ' '\n' | while IFS= read -r a; do
+		[ -n "$a" ] || continue
+		case "$a" in /*) printf '%s\n' "$a" ;; *) realpath -m "$dir/$a" ;; esac
+	done
+}
+# CANDIDATES is a file of the objects that matter, one a line; the changed
+# files are those of the array CHANGED (paths relative to the tree).
+recompile_missed() {
+	local label="$1" cclog="$2" candidates="$3" o f rec dir args=() srcf hdrs=0 n=0
+	local -n changed_files="$4"
+	declare -A want=() rebuilt=() compiled=()
+	for f in "${changed_files[@]}"; do
+		[ -f "$tree/$f" ] && want["$(realpath -m "$tree/$f")"]=1
+	done
+	while IFS= read -r o; do rebuilt["$o"]=1; done < <(awk -F'\t' '$1 == "obj" { print $2 }' "$cclog")
+	while IFS= read -r o; do compiled["$o"]=1; done < <(awk -F'\t' '$1 == "obj" { print $3 }' "$work/orig.cclog")
+	for f in "${!want[@]}"; do [ -n "${compiled[$f]:-}" ] || hdrs=1; done
+	while IFS= read -r o; do
+		[ -z "${rebuilt[$o]:-}" ] || continue
+		srcf="$(source_of "$o")"
+		hit=
+		if [ -n "${want[$srcf]:-}" ]; then
+			hit="$srcf"
+		elif [ $hdrs = 1 ]; then
+			while IFS= read -r f; do
+				[ -n "${want[$f]:-}" ] && { hit="$f"; break; }
+			done < <(deps_of "$o")
+		fi
+		[ -n "$hit" ] || continue
+		rel="${hit#"$tree/"}"
+		rec="$(cmd_of "$o")"
+		[ -n "$rec" ] || refuse "${rel} is patched but ${o#"$tree/"}, built from it, was not rebuilt by the project's build and xsplice-cc recorded no command to rebuild it: rebuild it in the build command (--build) or clean it first"
+		IFS=$'\t' read -r -a args <<<"$rec"
+		dir="${args[0]}"
+		printf -- '---- %s: %s was not rebuilt, compiling it again: %s\n' "$label" "$o" "${args[*]:1}" >>"$logfile"
+		(cd "$dir" && "${args[@]:1}") >>"$logfile" 2>&1 ||
+			{ log_tail; refuse "${rel} is patched but the project's build did not rebuild ${o#"$tree/"}, and compiling it again with its recorded command failed (see $logfile)"; }
+		printf 'obj\t%s\t%s\n' "$o" "$srcf" >>"$cclog"
+		[ "$label" != patched ] || say "      ${o#"$tree/"}: not rebuilt by the project's build although ${rel} changed; compiled again by $prog"
+		n=$((n + 1))
+	done <"$candidates"
+	return 0
+}
+# The patched C sources no object of TARGET is built from, said out loud.
+note_unused() {
+	local f o
+	for f in "${touched[@]}"; do
+		case "$f" in *.c | *.cc | *.cpp | *.cxx | *.C) ;; *) continue ;; esac
+		[ -f "$tree/$f" ] && [ -f "$work/pre/$f" ] || continue # new files: see step 5
+		o="$(awk -F'\t' -v s="$(realpath -m "$tree/$f")" '
+			FILENAME == members { if ($1 == "member") m[$2] = 1; next }
+			$1 == "obj" && $3 == s && ($2 in m) { n++ }
+			END { print n + 0 }' members="$work/members" "$work/members" "$work/orig.cclog" "$work/patched.cclog")"
+		if [ "$o" = 0 ]; then
+			say "      note: $f is not compiled into $(basename "$target"): its change is not in the payload"
+			printf 'note\t%s\t%s\tnot compiled into the target: its change is not in the payload\n' "$f" "$f" >>"$work/report.tsv"
+		fi
+	done
+}
+
 # ---- the cache of original builds --------------------------------------------------------
 # A slot per build command, compiler, xsplice-cc and set of file names in
 # SRCDIR (not their contents): slot/pristine is the tree right after the
@@ -341,7 +434,11 @@ hit)
 	;;
 incremental)
 	step "building the original: $build (only what changed since the cached build)"
+	cp "$slot/orig.cclog" "$work/orig.cclog"
+	objects_of "$work/orig.cclog" >"$work/orig-list"
 	if run_build original "$work/orig.new.cclog"; then
+		# the project's build may not rebuild all it should (see below)
+		recompile_missed original "$work/orig.new.cclog" "$work/orig-list" stale
 		cat "$slot/orig.cclog" "$work/orig.new.cclog" >"$work/orig.cclog"
 	else
 		say "      note: the incremental build of the original failed; building it from scratch"
@@ -416,98 +513,9 @@ elif [ $rc -ne 0 ]; then
 fi
 done_step "$(sed -n 's/^xsplice-diff: \(.*\)$/\1/p' "$work/check.err" | tail -n 1)"
 
-# ---- every patched source reaches the payload ---------------------------------------------------
-# A project's build may not recompile an object whose source changed (a
-# bundled library built only when missing, a dependency it does not track).
-# recompile_missed LABEL CCLOG: every object of TARGET built from a patched
-# file, or including one, that CCLOG's build did not compile is compiled
-# again with the command xsplice-cc recorded for it, and added to CCLOG; the
-# build is refused when there is no such command or it fails.
-cmd_of() { # OBJECT: the last "cmd" record of OBJECT, as DIR<TAB>ARG...
-	awk -F'\t' -v o="$1" '$1 == "cmd" && $2 == o { c = $0 } END { if (c != "") print substr(c, length("cmd\t" o "\t") + 1) }' "$work/orig.cclog"
-}
-source_of() { # OBJECT: the source it was compiled from
-	awk -F'\t' -v o="$1" '$1 == "obj" && $2 == o { s = $3 } END { print s }' "$work/orig.cclog"
-}
-# deps_of OBJECT: the files its compile reads (absolute), from the recorded
-# command run again as a dependency scan (-M) with its outputs dropped.
-deps_of() {
-	local rec dir a skip=0 args=() d="$work/deps.d"
-	rec="$(cmd_of "$1")"
-	[ -n "$rec" ] || return 0
-	IFS=$'\t' read -r -a args <<<"$rec"
-	dir="${args[0]}"
-	local scan=()
-	for a in "${args[@]:1}"; do
-		if [ $skip = 1 ]; then skip=0; continue; fi
-		case "$a" in
-		-c | -MD | -MMD | -MP | -MG | -M | -MM) ;;
-		-o | -MF | -MT | -MQ) skip=1 ;;
-		-o?* | -MF?* | -MT?* | -MQ?* | -Wp,-MD,* | -Wp,-MMD,*) ;;
-		*) scan+=("$a") ;;
-		esac
-	done
-	rm -f "$d"
-	(cd "$dir" && "${scan[@]}" -M -MF "$d" >/dev/null 2>>"$logfile") || return 0
-	sed -e 's/\\$//' -e 's/^[^:]*://' "$d" | tr ' ' '\n' | while IFS= read -r a; do
-		[ -n "$a" ] || continue
-		case "$a" in /*) printf '%s\n' "$a" ;; *) realpath -m "$dir/$a" ;; esac
-	done
-}
-recompile_missed() {
-	local label="$1" cclog="$2" o f rec dir args=() srcf hdrs=0 n=0
-	declare -A want=() rebuilt=() compiled=()
-	for f in "${touched[@]}"; do
-		[ -f "$tree/$f" ] && want["$(realpath -m "$tree/$f")"]=1
-	done
-	while IFS= read -r o; do rebuilt["$o"]=1; done < <(awk -F'\t' '$1 == "obj" { print $2 }' "$cclog")
-	while IFS= read -r o; do compiled["$o"]=1; done < <(awk -F'\t' '$1 == "obj" { print $3 }' "$work/orig.cclog")
-	for f in "${!want[@]}"; do [ -n "${compiled[$f]:-}" ] || hdrs=1; done
-	while IFS= read -r o; do
-		[ -z "${rebuilt[$o]:-}" ] || continue
-		srcf="$(source_of "$o")"
-		hit=
-		if [ -n "${want[$srcf]:-}" ]; then
-			hit="$srcf"
-		elif [ $hdrs = 1 ]; then
-			while IFS= read -r f; do
-				[ -n "${want[$f]:-}" ] && { hit="$f"; break; }
-			done < <(deps_of "$o")
-		fi
-		[ -n "$hit" ] || continue
-		rel="${hit#"$tree/"}"
-		rec="$(cmd_of "$o")"
-		[ -n "$rec" ] || refuse "${rel} is patched but ${o#"$tree/"}, built from it, was not rebuilt by the project's build and xsplice-cc recorded no command to rebuild it: rebuild it in the build command (--build) or clean it first"
-		IFS=$'\t' read -r -a args <<<"$rec"
-		dir="${args[0]}"
-		printf -- '---- %s: %s was not rebuilt, compiling it again: %s\n' "$label" "$o" "${args[*]:1}" >>"$logfile"
-		(cd "$dir" && "${args[@]:1}") >>"$logfile" 2>&1 ||
-			{ log_tail; refuse "${rel} is patched but the project's build did not rebuild ${o#"$tree/"}, and compiling it again with its recorded command failed (see $logfile)"; }
-		printf 'obj\t%s\t%s\n' "$o" "$srcf" >>"$cclog"
-		[ "$label" != patched ] || say "      ${o#"$tree/"}: not rebuilt by the project's build although ${rel} changed; compiled again by $prog"
-		n=$((n + 1))
-	done < <(awk -F'\t' '$1 == "member" { print $2 }' "$work/members")
-	return 0
-}
-# The patched C sources no object of TARGET is built from, said out loud.
-note_unused() {
-	local f o
-	for f in "${touched[@]}"; do
-		case "$f" in *.c | *.cc | *.cpp | *.cxx | *.C) ;; *) continue ;; esac
-		[ -f "$tree/$f" ] && [ -f "$work/pre/$f" ] || continue # new files: see step 5
-		o="$(awk -F'\t' -v s="$(realpath -m "$tree/$f")" '
-			FILENAME == members { if ($1 == "member") m[$2] = 1; next }
-			$1 == "obj" && $3 == s && ($2 in m) { n++ }
-			END { print n + 0 }' members="$work/members" "$work/members" "$work/orig.cclog" "$work/patched.cclog")"
-		if [ "$o" = 0 ]; then
-			say "      note: $f is not compiled into $(basename "$target"): its change is not in the payload"
-			printf 'note\t%s\t%s\tnot compiled into the target: its change is not in the payload\n' "$f" "$f" >>"$work/report.tsv"
-		fi
-	done
-}
-
 # ---- 4. patched (and line-aligned) builds --------------------------------------------------------
 step "applying $(basename "$patch") and rebuilding"
+awk -F'\t' '$1 == "member" { print $2 }' "$work/members" >"$work/member-list"
 mkdir -p "$work/pre" "$work/post" "$work/aligned"
 for f in "${touched[@]}"; do
 	if [ -f "$tree/$f" ]; then
@@ -538,7 +546,7 @@ if [ $need_aligned = 1 ]; then
 		[ -f "$work/aligned/$f" ] && cp "$work/aligned/$f" "$tree/$f" && touch "$tree/$f"
 	done
 	if run_build line-aligned "$work/aligned.cclog"; then
-		recompile_missed line-aligned "$work/aligned.cclog"
+		recompile_missed line-aligned "$work/aligned.cclog" "$work/member-list" touched
 		snapshot "$work/aligned.cclog" "$work/objs/aligned"
 		have_aligned=1
 	else
@@ -549,8 +557,19 @@ if [ $need_aligned = 1 ]; then
 		[ -f "$work/post/$f" ] && cp "$work/post/$f" "$tree/$f" && touch "$tree/$f"
 	done
 fi
-run_build patched "$work/patched.cclog" || { log_tail; die "the patched source does not build (see $logfile)"; }
-recompile_missed patched "$work/patched.cclog"
+if ! run_build patched "$work/patched.cclog"; then
+	# an incremental rebuild can fail where a build from scratch works (a
+	# rule that creates what exists already): the patched tree, afresh
+	say "      note: the incremental build of the patched source failed; building it from scratch"
+	rm -rf "$tree"
+	mkdir -p "$tree"
+	cp -a "$src/." "$tree/"
+	(cd "$tree" && patch -p"$plevel" -F0 --batch --no-backup-if-mismatch -s <"$patch") >>"$logfile" 2>&1 ||
+		{ log_tail; die "applying the patch failed"; }
+	have_aligned=0
+	run_build patched "$work/patched.cclog" || { log_tail; die "the patched source does not build (see $logfile)"; }
+fi
+recompile_missed patched "$work/patched.cclog" "$work/member-list" touched
 mapfile -t changed < <(objects_of "$work/patched.cclog")
 snapshot "$work/patched.cclog" "$work/objs/patched"
 done_step "${#changed[@]} object(s) rebuilt$([ $have_aligned = 1 ] && echo ', plus a line-aligned build for __LINE__-only changes')"
