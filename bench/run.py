@@ -7,7 +7,9 @@ against a baseline measured in the same run, written to docs/performance.md.
      apply is an empty action hook: signal + park + release, no work);
  (b) calls per second of a tiny patched function against the unpatched one;
  (c) upload + link time of payloads of 1, 100 and 1000 functions, against
-     dlopen(RTLD_NOW) of the same code as a shared object.
+     dlopen(RTLD_NOW) of the same code as a shared object;
+ (d) xsplice-build's payload build time against the plain incremental
+     rebuild of the same change (bench/buildtime.py, its own section).
 """
 import ctypes
 import _ctypes
@@ -26,6 +28,7 @@ sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench"))
 import xsplice  # noqa: E402
 import manyfuncs  # noqa: E402
+import buildtime  # noqa: E402
 
 TARGET_FLAGS = ["-O2", "-g", "-ffunction-sections", "-fdata-sections", "-Wl,--build-id", "-pthread"]
 PAYLOAD_FLAGS = ["-O2", "-fPIC", "-ffunction-sections", "-fdata-sections", f"-I{ROOT / 'include'}"]
@@ -250,6 +253,8 @@ def main():
         print("bench: (c) upload + link")
         upload = bench_upload(tmp)
     write_report(pause, calls, upload)
+    print("bench: (d) payload build time (xsplice-build vs an incremental rebuild)")
+    buildtime.run()  # writes its own section of docs/performance.md
 
 
 if __name__ == "__main__":

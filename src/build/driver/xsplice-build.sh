@@ -171,14 +171,14 @@ objects_of() {
 
 # snapshot CCLOG DIR: copy the objects a build produced, by path in the tree.
 snapshot() {
-	local cclog="$1" dir="$2" o rel
+	local cclog="$1" dir="$2" o rel rels=()
 	while IFS= read -r o; do
-		[ -f "$o" ] || continue
 		rel="${o#"$tree/"}"
 		[ "$rel" != "$o" ] || { printf 'object outside the tree ignored: %s\n' "$o" >>"$logfile"; continue; }
-		mkdir -p "$dir/$(dirname "$rel")"
-		cp -p "$o" "$dir/$rel"
+		rels+=("$rel")
 	done < <(objects_of "$cclog")
+	mkdir -p "$dir"
+	[ ${#rels[@]} -eq 0 ] || (cd "$tree" && printf '%s\0' "${rels[@]}" | xargs -0 cp -p --parents -t "$dir")
 }
 
 # Files the patch touches (new names), relative to the tree.
@@ -235,11 +235,11 @@ say "      target $target"
 # file, or including one, that CCLOG's build did not compile is compiled
 # again with the command xsplice-cc recorded for it, and added to CCLOG; the
 # build is refused when there is no such command or it fails.
-cmd_of() { # OBJECT: the last "cmd" record of OBJECT, as DIR<TAB>ARG...
-	awk -F'\t' -v o="$1" '$1 == "cmd" && $2 == o { c = $0 } END { if (c != "") print substr(c, length("cmd\t" o "\t") + 1) }' "$work/orig.cclog"
+cmd_of() { # OBJECT [CCLOG]: the last "cmd" record of OBJECT, as DIR<TAB>ARG...
+	awk -F'\t' -v o="$1" '$1 == "cmd" && $2 == o { c = $0 } END { if (c != "") print substr(c, length("cmd\t" o "\t") + 1) }' "${2:-$work/orig.cclog}"
 }
-source_of() { # OBJECT: the source it was compiled from
-	awk -F'\t' -v o="$1" '$1 == "obj" && $2 == o { s = $3 } END { print s }' "$work/orig.cclog"
+source_of() { # OBJECT [CCLOG]: the source it was compiled from
+	awk -F'\t' -v o="$1" '$1 == "obj" && $2 == o { s = $3 } END { print s }' "${2:-$work/orig.cclog}"
 }
 # deps_of OBJECT: the files its compile reads (absolute), from the recorded
 # command run again as a dependency scan (-M) with its outputs dropped.
@@ -277,10 +277,12 @@ recompile_missed() {
 	done
 	while IFS= read -r o; do rebuilt["$o"]=1; done < <(awk -F'\t' '$1 == "obj" { print $2 }' "$cclog")
 	while IFS= read -r o; do compiled["$o"]=1; done < <(awk -F'\t' '$1 == "obj" { print $3 }' "$work/orig.cclog")
+	declare -A source=()
+	while IFS=$'\t' read -r o f; do source["$o"]="$f"; done < <(awk -F'\t' '$1 == "obj" { print $2 "\t" $3 }' "$work/orig.cclog")
 	for f in "${!want[@]}"; do [ -n "${compiled[$f]:-}" ] || hdrs=1; done
 	while IFS= read -r o; do
 		[ -z "${rebuilt[$o]:-}" ] || continue
-		srcf="$(source_of "$o")"
+		srcf="${source[$o]:-}"
 		hit=
 		if [ -n "${want[$srcf]:-}" ]; then
 			hit="$srcf"
@@ -298,7 +300,7 @@ recompile_missed() {
 		printf -- '---- %s: %s was not rebuilt, compiling it again: %s\n' "$label" "$o" "${args[*]:1}" >>"$logfile"
 		(cd "$dir" && "${args[@]:1}") >>"$logfile" 2>&1 ||
 			{ log_tail; refuse "${rel} is patched but the project's build did not rebuild ${o#"$tree/"}, and compiling it again with its recorded command failed (see $logfile)"; }
-		printf 'obj\t%s\t%s\n' "$o" "$srcf" >>"$cclog"
+		printf 'obj\t%s\t%s\ncmd\t%s\t%s\n' "$o" "$srcf" "$o" "$rec" >>"$cclog"
 		[ "$label" != patched ] || say "      ${o#"$tree/"}: not rebuilt by the project's build although ${rel} changed; compiled again by $prog"
 		n=$((n + 1))
 	done <"$candidates"
@@ -411,7 +413,7 @@ done_step "$what; the patch applies with -p$plevel and touches ${#touched[@]} fi
 # cache_store: the tree as the original build left it becomes the slot's
 # pristine copy (manifest last: a slot without one is not used).
 cache_store() {
-	rm -f "$slot/manifest"
+	rm -f "$slot/manifest" "$slot/check.key"
 	rm -rf "$slot/pristine" "$slot/pristine.new"
 	cp -a "$tree" "$slot/pristine.new"
 	mv "$slot/pristine.new" "$slot/pristine"
@@ -480,9 +482,9 @@ linked_objects() {
 		case "$in" in
 		*.a)
 			[ -f "$in" ] || continue
-			ar t "$in" 2>/dev/null | while IFS= read -r m; do
-				objects_of "$cclog" | awk -v m="$m" '{ n = split($0, p, "/") } p[n] == m'
-			done
+			[ -f "$cclog.objs" ] || objects_of "$cclog" >"$cclog.objs"
+			ar t "$in" 2>/dev/null | awk 'NR == FNR { want[$0] = 1; next }
+				{ n = split($0, p, "/") } p[n] in want' - "$cclog.objs"
 			;;
 		*) printf '%s\n' "$in" ;;
 		esac
@@ -501,8 +503,22 @@ if [ ${#check_objs[@]} -gt 0 ]; then
 else
 	check_objs=("${orig_objs[@]}")
 fi
-"$here/xsplice-diff" --check-target "$target" ${debugfile:+--debug-file "$debugfile"} -v "${check_objs[@]}" >"$work/members" 2>"$work/check.err"
-rc=$?
+# A check that passed against the cached original build is not repeated
+# for the same target, debug file and objects.
+check_key="$({ sha256sum "$target" ${debugfile:+"$debugfile"}; printf '%s\n' "${check_objs[@]}"; } | sha256sum | cut -c1-32)"
+if [ $cache = hit ] && [ -f "$slot/check.members" ] && [ "$(cat "$slot/check.key" 2>/dev/null)" = "$check_key" ]; then
+	cp "$slot/check.members" "$work/members"
+	cp "$slot/check.err" "$work/check.err"
+	rc=0
+else
+	"$here/xsplice-diff" --check-target "$target" ${debugfile:+--debug-file "$debugfile"} -v "${check_objs[@]}" >"$work/members" 2>"$work/check.err"
+	rc=$?
+	if [ $rc -eq 0 ] && [ -n "$slot" ]; then
+		cp "$work/members" "$slot/check.members"
+		cp "$work/check.err" "$slot/check.err"
+		printf '%s\n' "$check_key" >"$slot/check.key"
+	fi
+fi
 set -e
 cat "$work/check.err" >>"$logfile"
 if [ $rc -eq 2 ]; then
@@ -541,22 +557,6 @@ for f in "${touched[@]}"; do
 	fi
 done
 have_aligned=0
-if [ $need_aligned = 1 ]; then
-	for f in "${touched[@]}"; do
-		[ -f "$work/aligned/$f" ] && cp "$work/aligned/$f" "$tree/$f" && touch "$tree/$f"
-	done
-	if run_build line-aligned "$work/aligned.cclog"; then
-		recompile_missed line-aligned "$work/aligned.cclog" "$work/member-list" touched
-		snapshot "$work/aligned.cclog" "$work/objs/aligned"
-		have_aligned=1
-	else
-		say "      note: the line-aligned build failed (see $logfile); __LINE__-only changes will be patched"
-	fi
-	sleep 0.01
-	for f in "${touched[@]}"; do
-		[ -f "$work/post/$f" ] && cp "$work/post/$f" "$tree/$f" && touch "$tree/$f"
-	done
-fi
 if ! run_build patched "$work/patched.cclog"; then
 	# an incremental rebuild can fail where a build from scratch works (a
 	# rule that creates what exists already): the patched tree, afresh
@@ -566,13 +566,48 @@ if ! run_build patched "$work/patched.cclog"; then
 	cp -a "$src/." "$tree/"
 	(cd "$tree" && patch -p"$plevel" -F0 --batch --no-backup-if-mismatch -s <"$patch") >>"$logfile" 2>&1 ||
 		{ log_tail; die "applying the patch failed"; }
-	have_aligned=0
+	need_aligned=0 # every object was rebuilt: not worth a second pass
 	run_build patched "$work/patched.cclog" || { log_tail; die "the patched source does not build (see $logfile)"; }
 fi
 recompile_missed patched "$work/patched.cclog" "$work/member-list" touched
 mapfile -t changed < <(objects_of "$work/patched.cclog")
 snapshot "$work/patched.cclog" "$work/objs/patched"
-done_step "${#changed[@]} object(s) rebuilt$([ $have_aligned = 1 ] && echo ', plus a line-aligned build for __LINE__-only changes')"
+# The line-aligned objects: the objects just rebuilt, compiled again from
+# the line-aligned sources with the commands xsplice-cc recorded (no second
+# run of the project's build, no link).
+if [ $need_aligned = 1 ]; then
+	for f in "${touched[@]}"; do
+		[ -f "$work/aligned/$f" ] && cp "$work/aligned/$f" "$tree/$f"
+	done
+	: >"$work/aligned.cclog"
+	aligned_ok=1 running=0
+	for o in "${changed[@]}"; do
+		rec="$(cmd_of "$o" "$work/patched.cclog")"
+		[ -n "$rec" ] || { aligned_ok=0; break; }
+		IFS=$'\t' read -r -a args <<<"$rec"
+		(cd "${args[0]}" && "${args[@]:1}") >>"$logfile" 2>&1 &
+		running=$((running + 1))
+		if [ $running -ge "${jobs:-$(nproc)}" ]; then
+			wait -n || aligned_ok=0
+			running=$((running - 1))
+		fi
+		printf 'obj\t%s\t%s\n' "$o" "$(source_of "$o" "$work/patched.cclog")" >>"$work/aligned.cclog"
+	done
+	while [ $running -gt 0 ]; do
+		wait -n || aligned_ok=0
+		running=$((running - 1))
+	done
+	if [ $aligned_ok = 1 ]; then
+		snapshot "$work/aligned.cclog" "$work/objs/aligned"
+		have_aligned=1
+	else
+		say "      note: the line-aligned compile failed (see $logfile); __LINE__-only changes will be patched"
+	fi
+	for f in "${touched[@]}"; do
+		[ -f "$work/post/$f" ] && cp "$work/post/$f" "$tree/$f"
+	done
+fi
+done_step "${#changed[@]} object(s) rebuilt$([ $have_aligned = 1 ] && echo ', compiled again line-aligned for __LINE__-only changes')"
 
 # ---- 5. compare ------------------------------------------------------------------------------
 step "comparing ${#changed[@]} object pair(s)"
