@@ -81,6 +81,17 @@ def xbuild(src, patch, target, out, cache):
                   "-n", "fix", "-j", str(JOBS), "--build", 'make linux CC="$CC -std=gnu99"'], env=env)
 
 
+def incremental(prod, patch, d, rounds=3):
+    """Seconds of `make` in copies of the built tree `prod` after `patch`."""
+    times = []
+    for _ in range(rounds):
+        sh(["cp", "-a", prod, d])
+        sh(["patch", "-p1", "-s", "-i", patch], cwd=d)
+        times.append(timed(lua_make(), cwd=d))
+        shutil.rmtree(d)
+    return times
+
+
 def bench(tmp):
     got = fetch()
     if not got:
@@ -90,13 +101,7 @@ def bench(tmp):
     shutil.copytree(src, prod, symlinks=True)
     sh(lua_make(), cwd=prod)
 
-    incr = []
-    for i in range(3):
-        d = tmp / f"incr{i}"
-        sh(["cp", "-a", prod, d])
-        sh(["patch", "-p1", "-s", "-i", fix], cwd=d)
-        incr.append(timed(lua_make(), cwd=d))
-        shutil.rmtree(d)
+    incr = incremental(prod, fix, tmp / "incr")
     cache = tmp / "cache"
     cold = xbuild(src, fix, prod / "src" / "lua", tmp / "out-cold", cache)
     warm = [xbuild(src, fix, prod / "src" / "lua", tmp / f"out-warm{i}", cache) for i in range(3)]
@@ -119,13 +124,7 @@ def bench(tmp):
                         src2 / "src" / "lauxlib.c", tmp / "next" / "lauxlib.c"],
                        capture_output=True, text=True)
     nxt.write_text(d.stdout)
-    incr_next = []
-    for i in range(3):
-        d = tmp / f"incrn{i}"
-        sh(["cp", "-a", prod2, d])
-        sh(["patch", "-p1", "-s", "-i", nxt], cwd=d)
-        incr_next.append(timed(lua_make(), cwd=d))
-        shutil.rmtree(d)
+    incr_next = incremental(prod2, nxt, tmp / "incr")
     series = xbuild(src2, nxt, prod2 / "src" / "lua", tmp / "out-next", cache)
     return {
         "package": got[0].name.replace(".orig.tar.gz", ""),

@@ -294,12 +294,16 @@ recompile_missed() {
 		[ -n "$hit" ] || continue
 		rel="${hit#"$tree/"}"
 		rec="$(cmd_of "$o")"
+		[ -n "$rec" ] || [ "$label" != original ] || return 1
 		[ -n "$rec" ] || refuse "${rel} is patched but ${o#"$tree/"}, built from it, was not rebuilt by the project's build and xsplice-cc recorded no command to rebuild it: rebuild it in the build command (--build) or clean it first"
 		IFS=$'\t' read -r -a args <<<"$rec"
 		dir="${args[0]}"
 		printf -- '---- %s: %s was not rebuilt, compiling it again: %s\n' "$label" "$o" "${args[*]:1}" >>"$logfile"
-		(cd "$dir" && "${args[@]:1}") >>"$logfile" 2>&1 ||
-			{ log_tail; refuse "${rel} is patched but the project's build did not rebuild ${o#"$tree/"}, and compiling it again with its recorded command failed (see $logfile)"; }
+		if ! (cd "$dir" && "${args[@]:1}") >>"$logfile" 2>&1; then
+			[ "$label" != original ] || return 1
+			log_tail
+			refuse "${rel} is patched but the project's build did not rebuild ${o#"$tree/"}, and compiling it again with its recorded command failed (see $logfile)"
+		fi
 		printf 'obj\t%s\t%s\ncmd\t%s\t%s\n' "$o" "$srcf" "$o" "$rec" >>"$cclog"
 		[ "$label" != patched ] || say "      ${o#"$tree/"}: not rebuilt by the project's build although ${rel} changed; compiled again by $prog"
 		n=$((n + 1))
@@ -438,9 +442,21 @@ incremental)
 	step "building the original: $build (only what changed since the cached build)"
 	cp "$slot/orig.cclog" "$work/orig.cclog"
 	objects_of "$work/orig.cclog" >"$work/orig-list"
-	if run_build original "$work/orig.new.cclog"; then
-		# the project's build may not rebuild all it should (see below)
-		recompile_missed original "$work/orig.new.cclog" "$work/orig-list" stale
+	# Only C sources and headers changed: their objects are compiled again
+	# with the recorded commands (no link: the patched build relinks);
+	# anything else (a Makefile, a generator input) goes through the
+	# project's build.
+	c_only=1
+	for f in "${stale[@]}"; do
+		case "$f" in
+		*.c | *.h | *.cc | *.cpp | *.cxx | *.hh | *.hpp | *.hxx | *.C | *.H | *.inc | *.def) ;;
+		*) c_only=0 ;;
+		esac
+	done
+	: >"$work/orig.new.cclog"
+	# the project's build may not rebuild all it should (see below)
+	if { [ $c_only = 1 ] || run_build original "$work/orig.new.cclog"; } &&
+		recompile_missed original "$work/orig.new.cclog" "$work/orig-list" stale; then
 		cat "$slot/orig.cclog" "$work/orig.new.cclog" >"$work/orig.cclog"
 	else
 		say "      note: the incremental build of the original failed; building it from scratch"
