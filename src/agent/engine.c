@@ -446,6 +446,16 @@ static int busy_message(const struct plan *pl, const struct attempt *at, unsigne
 	if (at->qf.why == XS_QWHY_SIGNAL)
 		return xs_err_set(err, -EAGAIN, "cannot signal thread %d: %s", at->qf.tid,
 		                  strerror(at->qf.err));
+	if (at->qf.why == XS_QWHY_INRANGE) {
+		/* it kept running in the code about to change all attempt long */
+		describe_addr(pl, at->qf.pc, what, sizeof(what));
+		xs_thread_name(at->qf.tid, name, sizeof(name));
+		return xs_err_set(err, -EBUSY,
+		                  "%s is in use: thread %d (%s) is executing it at 0x%lx (%u "
+		                  "attempts in %lu ms); try again later",
+		                  what, at->qf.tid, name, (unsigned long)at->qf.pc, tries,
+		                  (unsigned long)ms);
+	}
 	if (at->busy.tid) {
 		describe_addr(pl, at->busy.addr, what, sizeof(what));
 		xs_thread_name(at->busy.tid, name, sizeof(name));
