@@ -690,6 +690,8 @@ int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail)
 	}
 	fail->nthreads = q.n;
 	fail->nparked = atomic_load(&q.narrived);
+	fail->waited_ns = now_ns() - q.t_first;
+	fail->in_handler = fail->tid && xs_quiesce_in_handler(fail->tid);
 	release(PH_RELEASE);
 	return fail->why == XS_QWHY_TIMEOUT || fail->why == XS_QWHY_INRANGE ? -EBUSY : -EAGAIN;
 }

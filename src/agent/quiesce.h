@@ -48,6 +48,8 @@ struct xs_qfail {
 	int err;
 	uintptr_t pc;
 	unsigned nparked, nthreads;
+	uint64_t waited_ns; /* from the first signal to the failure */
+	int in_handler;     /* `tid` was in the agent's handler then */
 };
 
 /* Install the handler for `signo`.  Refuses (-EBUSY) when the program

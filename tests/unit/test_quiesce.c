@@ -191,12 +191,54 @@ static void test_blocked_signal_times_out_and_is_named(void **state)
 		assert_int_equal(f.why, XS_QWHY_TIMEOUT);
 		assert_int_equal(f.tid, (pid_t)atomic_load(&blocker_tid));
 	}
-	xs_thread_describe(f.tid, SIG, why, sizeof(why));
+	xs_thread_describe(f.tid, SIG, f.in_handler, 20, why, sizeof(why));
 	assert_non_null(strstr(why, "blocks signal"));
 	/* once it unblocks, its pending signal is handled and it parks again */
 	atomic_store(&blocker_go, 1);
 	pthread_join(t, NULL);
 	window(0);
+}
+
+static atomic_int hold_action;
+static void holding_action(void)
+{
+	if (syscall(SYS_gettid) == getpid())
+		return; /* the control thread itself */
+	while (atomic_load(&hold_action))
+		usleep(1000);
+}
+
+/*
+ * A thread still in the agent's handler from an earlier window (here: a
+ * per-thread action that takes long) has the signal blocked by the handler's
+ * mask: it is late, and the diagnosis says so, not "blocks signal".
+ */
+static void test_a_thread_still_in_an_earlier_pause_is_late_not_blocking(void **state)
+{
+	(void)state;
+	pthread_t t;
+	struct xs_qfail f;
+	struct xs_err err = {0};
+	char why[256];
+	const uintptr_t fns[] = {(uintptr_t)holding_action};
+	init_once();
+	atomic_store(&stop, 0);
+	t = start(spinner);
+	assert_int_equal(xs_quiesce_prepare(&err), 0);
+	assert_int_equal(xs_quiesce_begin(1000, &f), 0);
+	atomic_store(&hold_action, 1);
+	xs_quiesce_perthread(fns, 1); /* gives up waiting after a while */
+	xs_quiesce_end();
+	assert_int_equal(xs_quiesce_begin(20, &f), -EBUSY);
+	assert_int_equal(f.why, XS_QWHY_TIMEOUT);
+	assert_true(f.in_handler);
+	xs_thread_describe(f.tid, SIG, f.in_handler, 20, why, sizeof(why));
+	assert_null(strstr(why, "blocks signal"));
+	assert_non_null(strstr(why, "is late"));
+	atomic_store(&hold_action, 0);
+	window(1); /* it comes back and parks again */
+	atomic_store(&stop, 1);
+	pthread_join(t, NULL);
 }
 
 static void *short_lived(void *a)
@@ -472,6 +514,7 @@ int main(void)
 	    cmocka_unit_test(test_interrupted_poll_is_restarted),
 	    cmocka_unit_test(test_blocked_signal_times_out_and_is_named),
 	    cmocka_unit_test(test_threads_coming_and_going),
+	    cmocka_unit_test(test_a_thread_still_in_an_earlier_pause_is_late_not_blocking),
 	    cmocka_unit_test(test_threads_leave_code_about_to_change),
 	    cmocka_unit_test(test_a_declining_thread_parks_only_once_out_of_the_range),
 	    cmocka_unit_test(test_a_thread_that_blocks_after_declining_parks),
