@@ -110,6 +110,18 @@ static void *blocker_main(void *a)
 	return NULL;
 }
 
+/* a thread's start routine that runs as long as the thread (test_exit_status) */
+static atomic_int outer_stop, outer_ready;
+void *outer_main(void *a);
+void *outer_main(void *a)
+{
+	pthread_setname_np(pthread_self(), "outer");
+	atomic_store(&outer_ready, 1);
+	while (!atomic_load(&outer_stop))
+		poll(NULL, 0, 5);
+	return a;
+}
+
 static atomic_int spin_stop;
 static atomic_long spin_calls, spin_bad;
 static void *spin_main(void *a)
@@ -233,8 +245,8 @@ static void *sys_epoll(void *a)
 	return NULL;
 }
 
-static void *(*const sys_fns[])(void *) = {sys_read, sys_poll, sys_sleep, sys_futex_wait,
-					   sys_select, sys_epoll};
+static void *(*const sys_fns[])(void *) = {sys_read,       sys_poll,   sys_sleep,
+                                           sys_futex_wait, sys_select, sys_epoll};
 #define NSYS (sizeof(sys_fns) / sizeof(sys_fns[0]))
 static pthread_t sys_threads[NSYS];
 
@@ -270,30 +282,30 @@ static void sys_wake(void)
  * of which may be stale return addresses into work(). */
 long redzone_check(const volatile int *stop);
 __asm__(".text\n"
-	".globl redzone_check\n"
-	".type redzone_check,@function\n"
-	"redzone_check:\n"
-	"	.cfi_startproc\n"
-	"	xor %eax, %eax\n"
-	"	movabs $0x5a5aa5a55a5aa5a5, %rdx\n"
-	"	lea -128(%rsp), %rcx\n"
-	"1:	mov %rdx, (%rcx)\n"
-	"	add $8, %rcx\n"
-	"	cmp %rsp, %rcx\n"
-	"	jne 1b\n"
-	"2:	lea -128(%rsp), %rcx\n"
-	"3:	cmp %rdx, (%rcx)\n"
-	"	je 4f\n"
-	"	inc %rax\n"
-	"	mov %rdx, (%rcx)\n"
-	"4:	add $8, %rcx\n"
-	"	cmp %rsp, %rcx\n"
-	"	jne 3b\n"
-	"	cmpl $0, (%rdi)\n"
-	"	je 2b\n"
-	"	ret\n"
-	"	.cfi_endproc\n"
-	".size redzone_check, .-redzone_check\n");
+        ".globl redzone_check\n"
+        ".type redzone_check,@function\n"
+        "redzone_check:\n"
+        "	.cfi_startproc\n"
+        "	xor %eax, %eax\n"
+        "	movabs $0x5a5aa5a55a5aa5a5, %rdx\n"
+        "	lea -128(%rsp), %rcx\n"
+        "1:	mov %rdx, (%rcx)\n"
+        "	add $8, %rcx\n"
+        "	cmp %rsp, %rcx\n"
+        "	jne 1b\n"
+        "2:	lea -128(%rsp), %rcx\n"
+        "3:	cmp %rdx, (%rcx)\n"
+        "	je 4f\n"
+        "	inc %rax\n"
+        "	mov %rdx, (%rcx)\n"
+        "4:	add $8, %rcx\n"
+        "	cmp %rsp, %rcx\n"
+        "	jne 3b\n"
+        "	cmpl $0, (%rdi)\n"
+        "	je 2b\n"
+        "	ret\n"
+        "	.cfi_endproc\n"
+        ".size redzone_check, .-redzone_check\n");
 
 static volatile int red_stop;
 static long red_result;
@@ -349,6 +361,7 @@ static void do_fork(int exec_it)
 	printf("parent\n");
 }
 
+static pthread_t t_outer;
 static pthread_t t_holder, t_blocker, t_spin[64], t_spawner, t_red, t_cb;
 static int nspin;
 
@@ -372,6 +385,15 @@ static void command(char *line)
 		printf("released\n");
 	} else if (!strcmp(cmd, "holdfn")) {
 		printf("%d\n", hold_fn());
+	} else if (!strcmp(cmd, "outer")) {
+		pthread_create(&t_outer, NULL, outer_main, NULL);
+		while (!atomic_load(&outer_ready))
+			poll(NULL, 0, 1);
+		printf("outer\n");
+	} else if (!strcmp(cmd, "outerstop")) {
+		atomic_store(&outer_stop, 1);
+		pthread_join(t_outer, NULL);
+		printf("outerstopped\n");
 	} else if (!strcmp(cmd, "blocker")) {
 		pthread_create(&t_blocker, NULL, blocker_main, NULL);
 		while (!atomic_load(&blocker_ready))
