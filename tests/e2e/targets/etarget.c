@@ -245,8 +245,8 @@ static void *sys_epoll(void *a)
 	return NULL;
 }
 
-static void *(*const sys_fns[])(void *) = {sys_read,       sys_poll,   sys_sleep,
-                                           sys_futex_wait, sys_select, sys_epoll};
+static void *(*const sys_fns[])(void *) = {sys_read, sys_poll, sys_sleep, sys_futex_wait,
+					   sys_select, sys_epoll};
 #define NSYS (sizeof(sys_fns) / sizeof(sys_fns[0]))
 static pthread_t sys_threads[NSYS];
 
@@ -282,30 +282,30 @@ static void sys_wake(void)
  * of which may be stale return addresses into work(). */
 long redzone_check(const volatile int *stop);
 __asm__(".text\n"
-        ".globl redzone_check\n"
-        ".type redzone_check,@function\n"
-        "redzone_check:\n"
-        "	.cfi_startproc\n"
-        "	xor %eax, %eax\n"
-        "	movabs $0x5a5aa5a55a5aa5a5, %rdx\n"
-        "	lea -128(%rsp), %rcx\n"
-        "1:	mov %rdx, (%rcx)\n"
-        "	add $8, %rcx\n"
-        "	cmp %rsp, %rcx\n"
-        "	jne 1b\n"
-        "2:	lea -128(%rsp), %rcx\n"
-        "3:	cmp %rdx, (%rcx)\n"
-        "	je 4f\n"
-        "	inc %rax\n"
-        "	mov %rdx, (%rcx)\n"
-        "4:	add $8, %rcx\n"
-        "	cmp %rsp, %rcx\n"
-        "	jne 3b\n"
-        "	cmpl $0, (%rdi)\n"
-        "	je 2b\n"
-        "	ret\n"
-        "	.cfi_endproc\n"
-        ".size redzone_check, .-redzone_check\n");
+	".globl redzone_check\n"
+	".type redzone_check,@function\n"
+	"redzone_check:\n"
+	"	.cfi_startproc\n"
+	"	xor %eax, %eax\n"
+	"	movabs $0x5a5aa5a55a5aa5a5, %rdx\n"
+	"	lea -128(%rsp), %rcx\n"
+	"1:	mov %rdx, (%rcx)\n"
+	"	add $8, %rcx\n"
+	"	cmp %rsp, %rcx\n"
+	"	jne 1b\n"
+	"2:	lea -128(%rsp), %rcx\n"
+	"3:	cmp %rdx, (%rcx)\n"
+	"	je 4f\n"
+	"	inc %rax\n"
+	"	mov %rdx, (%rcx)\n"
+	"4:	add $8, %rcx\n"
+	"	cmp %rsp, %rcx\n"
+	"	jne 3b\n"
+	"	cmpl $0, (%rdi)\n"
+	"	je 2b\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	".size redzone_check, .-redzone_check\n");
 
 static volatile int red_stop;
 static long red_result;
