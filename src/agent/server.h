@@ -15,6 +15,10 @@ void xs_server_handle(int fd);
 void xs_server_lock(void);
 void xs_server_unlock(void);
 
+/* Does the process run with more privilege than its invoker (AT_SECURE)?
+ * Then only its effective uid and root may control it (agent.c). */
+int xs_agent_privileged(void);
+
 /* One diagnostic line "xsplice: ...\n" on fd 2 with write(2); never stdio. */
 void xs_agent_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
