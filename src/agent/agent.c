@@ -309,30 +309,38 @@ static void dump_to_stderr(void)
 
 /* ---- the control thread ---------------------------------------------------------- */
 
-static void accept_one(void)
+static void accept_some(void)
 {
-	int fd = accept4(ag.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd >= 0) {
-		xs_server_handle(fd);
-		close(fd);
+	/* a few per round: the connections already open get their turn too */
+	for (int i = 0; i < 16 && !xs_server_full(); i++) {
+		int fd = accept4(ag.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0) {
+			xs_server_add(fd);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* the connection stays queued: back off instead of spinning */
+			xs_agent_diag("cannot accept a control connection: %s", strerror(errno));
+			poll(NULL, 0, 200);
+		}
 		return;
-	}
-	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-		/* the connection stays queued: back off instead of spinning */
-		xs_agent_diag("cannot accept a control connection: %s", strerror(errno));
-		poll(NULL, 0, 200);
 	}
 }
 
+/* Idle: asleep in poll() with no timeout.  Connections open: woken by their
+ * data or by the first of their deadlines. */
 static void *control_main(void *arg)
 {
 	(void)arg;
+	struct pollfd p[2 + XS_SERVER_MAX_CONNS];
 	for (;;) {
-		struct pollfd p[2] = {
-		    {.fd = ag.listen_fd, .events = POLLIN},
-		    {.fd = ag.dump_fd, .events = POLLIN},
-		};
-		if (poll(p, 2, -1) < 0) {
+		int full = xs_server_full();
+		p[0] = (struct pollfd){.fd = full ? -1 : ag.listen_fd, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = ag.dump_fd, .events = POLLIN};
+		int n = xs_server_pollfds(p + 2, XS_SERVER_MAX_CONNS);
+		if (ag.listen_fd < 0 && ag.dump_fd < 0 && !n)
+			break;
+		if (poll(p, (nfds_t)(2 + n), xs_server_timeout_ms()) < 0) {
 			if (errno == EINTR)
 				continue;
 			xs_agent_diag("control thread stops: poll: %s", strerror(errno));
@@ -340,14 +348,13 @@ static void *control_main(void *arg)
 		}
 		if (p[1].revents & POLLIN)
 			dump_to_stderr();
+		xs_server_events(p + 2, n);
 		if (p[0].revents & POLLNVAL) {
 			xs_agent_diag("the process closed the agent's control socket; "
 			              "the agent stops listening");
 			ag.listen_fd = -1;
-			if (ag.dump_fd < 0)
-				break;
 		} else if (p[0].revents & POLLIN) {
-			accept_one();
+			accept_some();
 		}
 	}
 	return NULL;
@@ -405,10 +412,12 @@ static void atfork_prepare(void)
 {
 	if (!on_control_thread())
 		pthread_mutex_lock(&req_lock);
+	xs_server_atfork_prepare();
 }
 
 static void atfork_parent(void)
 {
+	xs_server_atfork_parent();
 	if (!on_control_thread())
 		pthread_mutex_unlock(&req_lock);
 }
@@ -418,6 +427,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
 	pthread_mutex_init(&req_lock, NULL);
+	xs_server_atfork_child();
 	close_socket(0);
 	if (ag.dump_fd >= 0) {
 		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
