@@ -23,7 +23,10 @@ static int show(struct cli *c, enum xsctl_report what, const char *verb)
 	if (rc >= 0) {
 		size_t len;
 		const char *body = xsctl_body(h, &len);
-		fwrite(body, 1, len, stdout);
+		if (c->json)
+			fwrite(body, 1, len, stdout);
+		else /* lines as the agent made them; no terminal control */
+			cli_put_text(stdout, body, len);
 		if (len && body[len - 1] != '\n')
 			putchar('\n');
 	}
