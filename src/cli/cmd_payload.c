@@ -15,6 +15,9 @@ static xsctl *attach(const struct cli *c)
 		cli_err("out of memory");
 		return NULL;
 	}
+	/* --timeout bounds every wait for a process that does not answer */
+	if (c->timeout_ms)
+		xsctl_set_connect_timeout(h, (int)c->timeout_ms);
 	if (xsctl_attach(h, c->pid) < 0) {
 		cli_err("%s", xsctl_error(h));
 		xsctl_free(h);

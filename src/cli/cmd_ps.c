@@ -25,7 +25,7 @@ struct proc {
 	pid_t pid;
 	char exe[PATH_MAX];
 	char build_id[2 * 64 + 1];
-	char socket[108];
+	char socket[4400];
 };
 
 /* Is a file called libxsplice.so (or libxsplice.so.N) mapped in pid? */

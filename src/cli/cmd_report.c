@@ -12,6 +12,11 @@ static int show(struct cli *c, enum xsctl_report what, const char *verb)
 		cli_err("out of memory");
 		return EXIT_ERROR;
 	}
+	/* --timeout bounds every wait for a process that does not answer */
+	if (c->timeout_ms) {
+		xsctl_set_connect_timeout(h, (int)c->timeout_ms);
+		xsctl_set_io_timeout(h, (int)c->timeout_ms);
+	}
 	int rc = xsctl_attach(h, c->pid);
 	if (rc < 0) {
 		cli_err("%s", xsctl_error(h));

@@ -29,6 +29,8 @@ struct xsctl {
 	size_t body_len;
 	int io_ms;
 	int io_ms_set;
+	int connect_ms;
+	int connect_ms_set;
 };
 
 /* What one request sends. */
@@ -68,6 +70,12 @@ XSCTL_API void xsctl_set_io_timeout(xsctl *h, int ms)
 {
 	h->io_ms = ms;
 	h->io_ms_set = 1;
+}
+
+XSCTL_API void xsctl_set_connect_timeout(xsctl *h, int ms)
+{
+	h->connect_ms = ms;
+	h->connect_ms_set = 1;
 }
 
 XSCTL_API const char *xsctl_socket_path(const xsctl *h)
@@ -221,6 +229,8 @@ static int64_t request_deadline(const xsctl *h, const struct req *q)
  * that time. */
 static int64_t greeting_deadline(const xsctl *h, const struct req *q)
 {
+	if (h->connect_ms_set)
+		return xs_io_deadline(h->connect_ms);
 	if (h->io_ms_set)
 		return xs_io_deadline(h->io_ms);
 	if (q && q->deadline_ms)
