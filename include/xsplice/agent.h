@@ -11,6 +11,7 @@
  *     #include <xsplice/agent.h>
  *     XSPLICE_ALLOW_PRIVILEGED;
  *
+ * (link with -Wl,--no-as-needed -lxsplice so that the agent is loaded),
  * and is then controlled only by its effective uid and root, never by the
  * invoking (real) uid.  See docs/security.md.
  */

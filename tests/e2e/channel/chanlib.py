@@ -18,6 +18,7 @@ BUILD = ROOT / "build"
 AGENT = BUILD / "lib" / "libxsplice.so"
 XSPLICE = BUILD / "bin" / "xsplice"
 CHAN = BUILD / "tests" / "channel"
+CHANDIR = Path(__file__).resolve().parent
 PY = "/usr/bin/python3"
 
 REQ = struct.Struct("=IHHIIIIII")
