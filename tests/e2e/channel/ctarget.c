@@ -38,8 +38,8 @@ int main(void)
 			}
 			printf("forked %d\n", n);
 		} else if (!strncmp(line, "id", 2)) {
-			printf("uid %d %d gid %d %d\n", (int)getuid(), (int)geteuid(), (int)getgid(),
-			       (int)getegid());
+			printf("uid %d %d gid %d %d\n", (int)getuid(), (int)geteuid(),
+			       (int)getgid(), (int)getegid());
 		} else if (line[0] == 'a') {
 			printf("%d\n", answer());
 		} else if (line[0] == 'q') {
