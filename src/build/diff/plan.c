@@ -504,17 +504,20 @@ static void report(struct df_ctx *c)
 
 int df_plan(struct df_ctx *c, struct xs_err *err)
 {
-	(void)err;
+	int rc;
 	if (c->have_aligned)
 		line_only(c);
 	/* propagate until nothing moves: each rule can make more functions change */
 	for (int round = 0; round < 1000; round++)
 		if (!fragment_of_changed(&c->patched) + !rodata_copies(c) + !copies(c) == 3)
 			break;
+	if ((rc = df_layout(c, err)))
+		return rc;
 	refuse_data(c);
 	refuse_sections(c);
 	choose(c);
 	walk(c);
 	report(c);
+	df_attention(c);
 	return 0;
 }
