@@ -65,6 +65,9 @@ if [ -n "${XSPLICE_CC_LOG:-}" ] && [ "$mode" != preprocess ]; then
 		case "$a" in -g0) has_g=0 ;; -g | -g[1-3] | -ggdb* | -gdwarf*) has_g=1 ;; esac
 	done
 	[ $has_g = 1 ] || flags+=(-g)
+	# the SDK's agent functions as weak references: a patch that calls them
+	# (shadow variables) still links as the project's program
+	flags+=(-DXSPLICE_WEAK_API)
 fi
 
 log() {
