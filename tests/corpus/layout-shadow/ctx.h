@@ -1,3 +1,1 @@
-struct ctx;
-struct ctx *ctx_new(long a, long b);
-long ctx_sum(const struct ctx *c);
+../layout-heap/ctx.h
