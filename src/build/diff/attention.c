@@ -120,6 +120,14 @@ static void lifetime(struct df_ctx *c, const struct df_sym *y, const char *label
 	        *np ? "calls " : "", *np ? np : "no such call left", more);
 }
 
+static int extern_var(const struct df_ctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->next_vars; i++)
+		if (strcmp(c->ext_vars[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 static void state(struct df_ctx *c, const struct df_sym *y, const char *label)
 {
 	const struct df_obj *o = &c->patched;
@@ -132,6 +140,10 @@ static void state(struct df_ctx *c, const struct df_sym *y, const char *label)
 		if (!v->sec &&
 		    (strcmp(v->name, "pthread_once") == 0 || strcmp(v->name, "call_once") == 0))
 			add(once, sizeof(once), v->name);
+		if (!v->sec && v->type != STT_SECTION && extern_var(c, v->name)) {
+			add(vars, sizeof(vars), v->name);
+			continue;
+		}
 		if (!t || v->type != STT_OBJECT || !v->twin || !v->sec ||
 		    o->secs[v->sec].kind != DK_DATA || df_sec_readonly(&o->secs[v->sec]))
 			continue;

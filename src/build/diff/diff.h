@@ -156,6 +156,9 @@ struct df_ctx {
 	int have_aligned;
 	struct df_report rep;
 	int verbose;
+	/* writable variables the patched object declares extern (from DWARF) */
+	char **ext_vars;
+	size_t next_vars;
 };
 
 /* obj.c */

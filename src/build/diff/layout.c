@@ -44,6 +44,7 @@ struct lay_type {
 struct lay_var {
 	char *name;
 	Dwarf_Off type; /* the DIE of its type */
+	int extern_rw;  /* declared here, defined elsewhere, not const */
 };
 
 struct lay_fn {
@@ -266,6 +267,7 @@ static int scan(struct lay_build *b, Dwarf_Die *d, int top)
 				return -1;
 			b->v[b->nv].name = strdup(dwarf_diename(&c));
 			b->v[b->nv].type = dwarf_dieoffset(&t);
+			b->v[b->nv].extern_rw = is_decl(&c) && dwarf_tag(&t) != DW_TAG_const_type;
 			if (!b->v[b->nv++].name)
 				return -1;
 		} else if (tag == DW_TAG_lexical_block || tag == DW_TAG_namespace) {
@@ -609,6 +611,11 @@ int df_layout(struct df_ctx *c, struct xs_err *err)
 		        "layout: no debug information (compile with -g; xsplice-cc adds it under "
 		        "xsplice-build): struct layout changes could not be checked");
 	} else {
+		/* the data the patched code may refer to by name only (for df_attention) */
+		for (size_t i = 0; i < pb.nv; i++)
+			if (pb.v[i].extern_rw && GROW(c->ext_vars, c->next_vars) &&
+			    (c->ext_vars[c->next_vars] = strdup(pb.v[i].name)))
+				c->next_vars++;
 		for (size_t i = 0; i < pb.nt; i++) {
 			const struct lay_type *pt = &pb.t[i], *ot = NULL;
 			for (size_t k = 0; k < ob.nt && !ot; k++)
