@@ -127,6 +127,17 @@ _Static_assert(sizeof(struct xsplice_func_init) == sizeof(struct xsplice_func), 
 
 /* ---- hooks and the payload context --------------------------------------- */
 
+/*
+ * Hooks are code the payload runs inside the target, with the target's
+ * privileges and in its address space, exactly like the replacement
+ * functions: nothing sandboxes them.  A hook that crashes (SIGSEGV, abort,
+ * an endless loop inside the quiesce window) takes the process down with
+ * it, as a crashing hook takes the hypervisor down in Xen.  The agent checks
+ * what it can before running one (the payload is verified and linked, every
+ * hook slot is a relocated pointer), not what it does.  Only
+ * the process's user and root can upload a payload (docs/security.md).
+ */
+
 /* Opaque handle for the payload a hook runs for. */
 struct xsplice_payload;
 
