@@ -510,21 +510,6 @@ static int refers_to(const struct df_obj *o, const struct df_sec *s, const char 
 	return 0;
 }
 
-static int has_name(char *list, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = list; (p = strstr(p, name)); p += n)
-		if ((p == list || p[-2] == ',') && (p[n] == ',' || p[n] == '\0'))
-			return 1;
-	return 0;
-}
-
-static void add_name(char *list, size_t len, const char *name)
-{
-	if (!has_name(list, name))
-		cat(list, len, "%s%s", *list ? ", " : "", name);
-}
-
 /* One changed type: who uses it, and the verdict. */
 static void judge(struct df_ctx *c, const struct lay_build *pb, const struct lay_type *pt,
                   const char *what)
@@ -538,7 +523,7 @@ static void judge(struct df_ctx *c, const struct lay_build *pb, const struct lay
 			continue;
 		for (size_t k = 1; k < po->nsyms; k++)
 			if (changed_fn(&po->syms[k]) && base_is(po->syms[k].name, pb->f[i].name))
-				add_name(users, sizeof(users), pb->f[i].name);
+				df_list_add(users, sizeof(users), pb->f[i].name);
 	}
 	/* functions through the variables they refer to */
 	for (size_t i = 0; i < pb->nv; i++) {
@@ -561,14 +546,14 @@ static void judge(struct df_ctx *c, const struct lay_build *pb, const struct lay
 			existing = !defined_here;
 		}
 		if ((how & REACH_VALUE) && existing)
-			add_name(globals, sizeof(globals), pb->v[i].name);
+			df_list_add(globals, sizeof(globals), pb->v[i].name);
 		for (size_t k = 1; k < po->nsyms; k++) {
 			const struct df_sym *y = &po->syms[k];
 			if (changed_fn(y) && refers_to(po, &po->secs[y->sec], pb->v[i].name)) {
 				char base[256];
 				snprintf(base, sizeof(base), "%.*s", (int)df_base_len(y->name),
 				         y->name);
-				add_name(users, sizeof(users), base);
+				df_list_add(users, sizeof(users), base);
 			}
 		}
 	}
