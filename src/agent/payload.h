@@ -15,6 +15,7 @@
 
 #include "agent/engine.h"
 #include "agent/nearmem.h"
+#include "agent/sigcheck.h"
 #include "core/core.h"
 
 /* Per-function switch state. */
@@ -60,6 +61,7 @@ struct xsplice_payload {
 	struct xs_fstate *fs; /* l.nfuncs entries */
 	int eh_registered;
 	int64_t uploaded; /* CLOCK_REALTIME seconds */
+	struct xs_signer signer; /* who signed it (sigcheck.c) */
 };
 
 struct xs_engine_state {

@@ -132,6 +132,11 @@ static void payload_json(struct xs_buf *b, const struct xsplice_payload *p, int 
 	              state_str(p), p->rc, act_str(p->last_act));
 	jstr(b, p->msg);
 	xs_buf_printf(b, ",\"build_id\":\"%s\"", hexid(&p->id, h));
+	if (p->signer.is_signed)
+		xs_buf_printf(b, ",\"signer\":\"%s\",\"signer_trusted\":%s", p->signer.keyid,
+		              p->signer.trusted ? "true" : "false");
+	else
+		xs_buf_printf(b, ",\"signer\":null,\"signer_trusted\":false");
 	xs_buf_printf(b, ",\"target\":\"%s\",\"target_module\":", hexid(&p->target, h));
 	jstr(b, p->mod_path);
 	xs_buf_printf(b, ",\"depends\":\"%s\"",
@@ -151,6 +156,11 @@ static void payload_text(struct xs_buf *b, const struct xsplice_payload *p)
 	char h[HEX_MAX];
 	xs_buf_printf(b, "%s: %s\n", p->name, state_str(p));
 	xs_buf_printf(b, "  %-10s%s\n", "build-id", hexid(&p->id, h));
+	xs_buf_printf(b, "  %-10s%s%s\n", "signer",
+	              p->signer.is_signed ? p->signer.keyid : "unsigned",
+	              !p->signer.is_signed ? ""
+	              : p->signer.trusted  ? " (trusted key)"
+	                                   : " (key not trusted)");
 	xs_buf_printf(b, "  %-10s%s (%s)\n", "target", hexid(&p->target, h), p->mod_path);
 	xs_buf_printf(b, "  %-10s%s%s\n", "depends",
 	              hexid(p->depends.len ? &p->depends : &p->target, h),

@@ -1,7 +1,7 @@
 /*
  * Upload: untrusted bytes -> a linked, final, CHECKED payload.
  *
- *   verify (core) -> target build-id loaded? -> own build-id new? ->
+ *   signature (sigcheck.c) -> verify (core) -> target build-id loaded? -> own build-id new? ->
  *   layout -> near areas -> link (core, with our symbol resolver) ->
  *   new symbols unique? -> per-function switch bytes -> final areas ->
  *   .eh_frame registered
@@ -319,8 +319,11 @@ int xs_payload_create(const char *name, const void *bytes, size_t len, const cha
 	p->state = XS_STATE_CHECKED;
 	p->uploaded = (int64_t)time(NULL);
 	rc = copy_kv(&p->params, &p->params_len, params, params_len, "parameters", err);
+	size_t elf_len = len;
 	if (!rc)
-		rc = xs_payload_verify(bytes, len, &elf, err);
+		rc = xs_sig_check(name, bytes, len, &elf_len, &p->signer, err);
+	if (!rc)
+		rc = xs_payload_verify(bytes, elf_len, &elf, err);
 	if (!rc) {
 		copy_id(&p->target, xs_elf_target_id(elf));
 		copy_id(&p->depends, xs_elf_depends_id(elf));

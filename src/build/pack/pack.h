@@ -70,6 +70,7 @@ struct pk_opts {
 	char **objs;
 	size_t nobjs;
 	int verbose;
+	const char *sign_key; /* --sign KEY: sign the payload written */
 };
 
 struct pk_ctx {
