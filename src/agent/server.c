@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent/audit.h"
 #include "agent/engine.h"
 #include "common/buf.h"
 #include "common/proto.h"
@@ -36,11 +37,13 @@ static int peer_allowed(int fd, int64_t deadline)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
 		return 0;
 	uid_t ruid = getuid(), euid = geteuid();
+	xs_audit_peer(1, cred.uid, cred.pid);
 	if (cred.uid == 0 || cred.uid == ruid || cred.uid == euid)
 		return 1;
 	snprintf(msg, sizeof(msg), "uid %u may not control process %d (owner uid %u, or root)",
 	         (unsigned)cred.uid, (int)getpid(), (unsigned)euid);
 	xs_agent_diag("refused a control connection from pid %d: %s", (int)cred.pid, msg);
+	xs_audit_refused_peer(cred.uid, cred.pid, msg);
 	xs_proto_send_reply(fd, -EPERM, msg, NULL, 0, deadline);
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <xsplice/patch.h>
 #include <xsplice/shadow.h>
 
+#include "agent/audit.h"
 #include "agent/maps.h"
 #include "agent/modules.h"
 #include "agent/payload.h"
@@ -345,6 +346,7 @@ int xs_payload_create(const char *name, const void *bytes, size_t len, const cha
 	if (!rc && p->l.eh_frame)
 		p->eh_registered = !xs_eh_register(p->l.eh_frame, NULL);
 	xs_elf_free(elf);
+	xs_audit_note_upload(p);
 	if (rc) {
 		xs_payload_destroy(p);
 		return rc;
