@@ -20,9 +20,11 @@
 #include <xsplice/shadow.h>
 
 #include "agent/audit.h"
+#include "agent/gdbjit.h"
 #include "agent/maps.h"
 #include "agent/modules.h"
 #include "agent/payload.h"
+#include "agent/perfmap.h"
 #include "arch/arch.h"
 
 /* The agent's own API, resolved without the dynamic loader (the agent may
@@ -351,6 +353,8 @@ int xs_payload_create(const char *name, const void *bytes, size_t len, const cha
 		xs_payload_destroy(p);
 		return rc;
 	}
+	xs_gdbjit_add(p);
+	xs_perfmap_add(p);
 	*out = p;
 	return 0;
 }
@@ -359,6 +363,8 @@ void xs_payload_destroy(struct xsplice_payload *p)
 {
 	if (!p)
 		return;
+	xs_perfmap_remove(p);
+	xs_gdbjit_remove(p);
 	if (p->eh_registered)
 		xs_eh_deregister(p->l.eh_frame);
 	xs_near_unmap(&p->areas);

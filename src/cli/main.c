@@ -44,7 +44,7 @@ static const struct command commands[] = {
      cmd_load},
     {"info", "[--json]", "the agent's version, the process's modules and build-ids", 1, 0, 0,
      OPT_JSON, cmd_info},
-    {"dump", "", "everything the agent knows", 1, 0, 0, 0, cmd_dump},
+    {"dump", "[--json]", "everything the agent knows", 1, 0, 0, OPT_JSON, cmd_dump},
     {"history", "[--json]", "the recent actions and their results", 1, 0, 0, OPT_JSON, cmd_history},
     {"ps", "[--json]", "processes that carry an agent", 0, 0, 0, OPT_JSON, cmd_ps},
     {"run", "[--] CMD [ARG...]", "run CMD with the agent preloaded", 0, 1, -1, 0, cmd_run},
@@ -81,7 +81,7 @@ static void usage(FILE *f)
 	           "  -p, --pid PID             the process to act on (all but ps, run)\n"
 	           "  --timeout MS              deadline of an action, retries included\n"
 	           "  --quiesce-timeout MS      how long each attempt waits for threads to park\n"
-	           "  --json                    JSON output (list, info, history, ps)\n"
+	           "  --json                    JSON output (list, info, dump, history, ps)\n"
 	           "  --nodeps                  apply an independent payload (check only the\n"
 	           "                            target build-id)\n"
 	           "  -h, --help, --version\n"
