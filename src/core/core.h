@@ -23,13 +23,13 @@
 #include <xsplice/payload.h>
 
 struct xs_err {
-	int code;      /* negative errno */
-	char msg[512]; /* one line, no trailing newline */
+	int code;       /* negative errno */
+	char msg[512];  /* one line, no trailing newline */
 };
 
 /* Sets err (if non-NULL) and returns code. printf-style. */
 int xs_err_set(struct xs_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 /* ---- near placement ---------------------------------------------------------
  * The payload must sit within rel32 reach of the module it patches: jumps
@@ -64,7 +64,7 @@ struct xs_range {
  * when no gap is in reach; -EINVAL for bad arguments.
  */
 int xs_near_find(const struct xs_range *maps, size_t nmaps, uintptr_t mod_lo, uintptr_t mod_hi,
-                 size_t size, size_t page_size, uintptr_t *addr, struct xs_err *err);
+		 size_t size, size_t page_size, uintptr_t *addr, struct xs_err *err);
 
 /* ---- verified view over the payload bytes -------------------------------- */
 
@@ -92,14 +92,14 @@ unsigned xs_elf_nfuncs(const struct xs_elf *elf);
 enum xs_area { XS_AREA_RX, XS_AREA_R, XS_AREA_RW, XS_AREA_COUNT };
 
 struct xs_layout {
-	size_t size[XS_AREA_COUNT]; /* bytes, page multiples (0 when empty) */
-	size_t total;               /* sum of the three */
-	unsigned ngot;              /* GOT slots (8 bytes each, in R) */
-	unsigned nstubs;            /* call stubs (in RX) */
+	size_t size[XS_AREA_COUNT];  /* bytes, page multiples (0 when empty) */
+	size_t total;                /* sum of the three */
+	unsigned ngot;               /* GOT slots (8 bytes each, in R) */
+	unsigned nstubs;             /* call stubs (in RX) */
 };
 
 int xs_link_layout(const struct xs_elf *elf, size_t page_size, struct xs_layout *out,
-                   struct xs_err *err);
+		   struct xs_err *err);
 
 /*
  * One area the host has allocated.  `stage` is where the linker writes (the
@@ -130,25 +130,21 @@ struct xs_host {
 /* ---- the linked payload ---------------------------------------------------- */
 
 struct xs_func {
-	const char *name; /* points into a linked area */
+	const char *name;       /* points into a linked area */
 	uintptr_t old_addr;
-	uintptr_t new_addr; /* 0 for a NOP patch */
+	uintptr_t new_addr;     /* 0 for a NOP patch */
 	uint32_t old_size;
 	uint32_t new_size;
-	uint8_t flags;      /* XSPLICE_FUNC_* */
-	uint8_t expect_len; /* 0 when no expectation */
+	uint8_t flags;          /* XSPLICE_FUNC_* */
+	uint8_t expect_len;     /* 0 when no expectation */
 	uint8_t expect[XSPLICE_EXPECT_MAX];
 };
 
 enum xs_hook {
-	XS_HOOK_LOAD,
-	XS_HOOK_UNLOAD,
-	XS_HOOK_PREAPPLY,
-	XS_HOOK_POSTAPPLY,
-	XS_HOOK_PREREVERT,
-	XS_HOOK_POSTREVERT,
-	XS_HOOK_APPLY,
-	XS_HOOK_REVERT,
+	XS_HOOK_LOAD, XS_HOOK_UNLOAD,
+	XS_HOOK_PREAPPLY, XS_HOOK_POSTAPPLY,
+	XS_HOOK_PREREVERT, XS_HOOK_POSTREVERT,
+	XS_HOOK_APPLY, XS_HOOK_REVERT,
 	XS_HOOK_PERTHREAD,
 	XS_HOOK_COUNT
 };
@@ -166,7 +162,7 @@ struct xs_linked {
 	unsigned nfuncs;
 	uintptr_t *hooks[XS_HOOK_COUNT]; /* arrays of resolved addresses */
 	unsigned nhooks[XS_HOOK_COUNT];
-	struct xs_symbol *symbols; /* global defined symbols */
+	struct xs_symbol *symbols;       /* global defined symbols */
 	unsigned nsymbols;
 	/* .eh_frame as placed (for __register_frame), 0/0 when absent */
 	uintptr_t eh_frame;
@@ -188,7 +184,7 @@ struct xs_linked {
  * addresses: read the names through them only once the areas are final.
  */
 int xs_link_place(const struct xs_elf *elf, const struct xs_region regions[XS_AREA_COUNT],
-                  const struct xs_host *host, struct xs_linked *out, struct xs_err *err);
+		  const struct xs_host *host, struct xs_linked *out, struct xs_err *err);
 void xs_linked_free(struct xs_linked *l);
 
 /*
@@ -199,6 +195,6 @@ void xs_linked_free(struct xs_linked *l);
  * runs it; exported for tests.
  */
 int xs_ehframe_check(const uint8_t *sec, size_t size, uintptr_t addr, uintptr_t text_lo,
-                     uintptr_t text_hi, struct xs_err *err);
+		     uintptr_t text_hi, struct xs_err *err);
 
 #endif /* XS_CORE_H */

@@ -249,7 +249,7 @@ int xs_linked_build(struct xs_place *p, struct xs_linked *out)
 	}
 	if (out->eh_frame) {
 		rc = xs_ehframe_check(xs_place_sec_stage(p, eh), out->eh_frame_size, out->eh_frame,
-		                      out->text_start, out->text_end, p->err);
+				      out->text_start, out->text_end, p->err);
 		if (rc)
 			xs_linked_free(out);
 	}
