@@ -58,7 +58,7 @@ def _candidates():
         yield env
     try:
         from . import _paths  # written by `make install`
-        yield os.path.join(_paths.LIBDIR, "libxsplicectl.so")
+        yield os.path.join(_paths.LIBDIR, "libxsplicectl.so.0")
     except ImportError:
         pass
     here = os.path.dirname(os.path.abspath(__file__))
@@ -66,7 +66,7 @@ def _candidates():
     found = ctypes.util.find_library("xsplicectl")
     if found:
         yield found
-    yield "libxsplicectl.so"
+    yield "libxsplicectl.so.0"
 
 
 _lib = None
