@@ -235,6 +235,11 @@ static const struct command *parse(int argc, char **argv, struct cli *c)
 				return NULL;
 			}
 			if (cmd->fn == cmd_run) {
+				if (i + 1 < argc &&
+				    (!strcmp(argv[i + 1], "-h") || !strcmp(argv[i + 1], "--help"))) {
+					command_help(cmd, stdout);
+					exit(EXIT_DONE);
+				}
 				if (i + 1 < argc && !strcmp(argv[i + 1], "--"))
 					i++;
 				only_args = 1;
