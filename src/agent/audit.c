@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -37,6 +38,16 @@ void xs_audit_peer(int has, uid_t uid, pid_t pid)
 	au.has_peer = has;
 	au.uid = uid;
 	au.pid = pid;
+}
+
+void xs_audit_peer_fd(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		xs_audit_peer(0, 0, 0);
+	else
+		xs_audit_peer(1, cred.uid, cred.pid);
 }
 
 static const char *exe(void)

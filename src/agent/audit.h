@@ -15,6 +15,8 @@ struct xs_audit_subj {
 
 /* The client of the request being served (SO_PEERCRED), or none. */
 void xs_audit_peer(int has, uid_t uid, pid_t pid);
+/* The same from a connected socket. */
+void xs_audit_peer_fd(int fd);
 /* Snapshot of p (NULL: nothing known). */
 void xs_audit_subject(struct xs_audit_subj *s, const struct xsplice_payload *p);
 /* Upload remembers what it learnt of a payload, even a refused one; the
