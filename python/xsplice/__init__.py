@@ -248,10 +248,15 @@ class Process:
         raise Error(-errno.ENOENT, f"no payload named {name} in process {self.pid or self.socket_path}")
 
     def info(self):
+        """The agent's `info --json`: {"version": 1, "agent_version", "pid", "exe",
+        "build_id", "signal" ("SIGRTMIN+8"), "signal_number", "modules": [...]}."""
         return self._report(_INFO, True)
 
     def history(self):
+        """The agent's `history --json`: {"version": 1, "total", "entries": [...]},
+        each entry with "error" (None or an errno name) and "message"."""
         return self._report(_HISTORY, True)
 
-    def dump(self):
-        return self._report(_DUMP, False)
+    def dump(self, as_json=False):
+        """Everything the agent knows: text, or the `dump --json` object."""
+        return self._report(_DUMP, as_json)
