@@ -119,3 +119,15 @@ def test_pack_signs(fb, keys, tmp_path, start):
              "--sign", keys["good"], obj], check=False)
     assert p.returncode == 1 and "readable or writable by others" in p.stderr
     assert not (tmp_path / "x.xsplice").exists()
+
+
+def test_signing_again_replaces_the_signature(fb, start, keys, tmp_path):
+    p = signed_copy(fb.payload("hello"), tmp_path / "p.xsplice", keys["other"])
+    size = p.stat().st_size
+    run([SIGN, "-k", keys["good"], p])
+    assert p.stat().st_size == size           # one trailer, not two
+    t = start([fb.target], env={"XSPLICE_KEYS": str(keys["dir"]),
+                                "XSPLICE_REQUIRE_SIGNED": "1"})
+    t.cli("upload", "p", p, check=0)
+    assert json.loads(t.cli("list", "--json", check=0).stdout)["payloads"][0]["signer"] == \
+        keys["good_id"]

@@ -118,10 +118,35 @@ def test_perf_map_is_removed_when_only_ours(tb, start):
     assert not Path(f"/tmp/perf-{t.pid}.map").exists()
 
 
-def test_perf_map_made_by_someone_else_is_left_alone(tb, start, tmp_path):
+def test_perf_map_can_be_turned_off(tb, start):
     t = start([tb["target"]], env={"XSPLICE_PERF_MAP": "0"})
     t.cli("upload", "vis", tb["payload"], check=0)
     assert perf_lines(t.pid) == []
+
+
+def test_perf_map_made_by_someone_else_is_left_alone(tb, start, tmp_path):
+    """/tmp is shared: another user's file, or a symlink planted there, is
+    never written through."""
+    t = start([tb["target"]])
+    mine = Path(f"/tmp/perf-{t.pid}.map")
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    try:
+        mine.write_text("1000 10 theirs\n")
+        os.chown(mine, 65534, 65534)
+        t.cli("upload", "vis", tb["payload"], check=0)
+        assert mine.read_text() == "1000 10 theirs\n"
+        t.cli("unload", "vis", check=0)
+        assert mine.read_text() == "1000 10 theirs\n"
+        mine.unlink()
+        mine.symlink_to(victim)
+        t.cli("upload", "vis", tb["payload"], check=0)
+        assert victim.read_text() == "precious\n"
+        t.cli("unload", "vis", check=0)
+        assert victim.read_text() == "precious\n" and mine.is_symlink()
+    finally:
+        if mine.is_symlink() or mine.exists():
+            mine.unlink()
 
 
 def test_core_dump_holds_the_payload_code(tb, start):
