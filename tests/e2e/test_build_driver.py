@@ -26,6 +26,22 @@ def build(src, target, out, *extra, patch=None):
                 "-n", "fix", *extra], check=False, timeout=300)
 
 
+def static_built(tmp_path):
+    """tests/corpus/static: the source and a production build of it."""
+    src = case_copy("static", tmp_path / "src")
+    prod = case_copy("static", tmp_path / "prod")
+    make(prod)
+    return src, prod
+
+
+def fixed_live(start, prod, payload):
+    """The static case's fix, loaded into a live prog, changes its reply."""
+    t = start([prod / "prog"], cwd=prod)
+    assert t.query("price 1000") == "12.00 EUR"
+    t.cli("load", payload, check=0)
+    assert t.query("price 1000") == "12,00 EUR"
+
+
 def ok(p):
     assert p.returncode == 0, f"xsplice-build exited {p.returncode}\nstdout:{p.stdout}\nstderr:{p.stderr}"
     return p
@@ -34,9 +50,7 @@ def ok(p):
 # ---- --debug-file ---------------------------------------------------------------------
 
 def test_stripped_target_needs_its_debug_file(tmp_path):
-    src = case_copy("static", tmp_path / "src")
-    prod = case_copy("static", tmp_path / "prod")
-    make(prod)
+    src, prod = static_built(tmp_path)
     run(["strip", "--strip-all", prod / "prog"])
     p = build(src, prod / "prog", tmp_path / "out")
     assert p.returncode == 1, p.stdout + p.stderr
@@ -45,20 +59,14 @@ def test_stripped_target_needs_its_debug_file(tmp_path):
 
 
 def test_stripped_target_with_debug_file_end_to_end(tmp_path, start):
-    src = case_copy("static", tmp_path / "src")
-    prod = case_copy("static", tmp_path / "prod")
-    make(prod)
+    src, prod = static_built(tmp_path)
     dbg = tmp_path / "prog.debug"
     run(["objcopy", "--only-keep-debug", prod / "prog", dbg])
     run(["objcopy", "--strip-all", prod / "prog"])
     run(["objcopy", f"--add-gnu-debuglink={dbg}", prod / "prog"])
     run(["mv", dbg, tmp_path / "elsewhere.debug"])  # not found by the debuglink
-    t = start([prod / "prog"], cwd=prod)
-    assert t.query("price 1000") == "12.00 EUR"
-    p = ok(build(src, prod / "prog", tmp_path / "out", "--debug-file", tmp_path / "elsewhere.debug"))
-    t.cli("load", tmp_path / "out" / "fix.xsplice", check=0)
-    assert t.query("price 1000") == "12,00 EUR"
-    assert t.proc.poll() is None
+    ok(build(src, prod / "prog", tmp_path / "out", "--debug-file", tmp_path / "elsewhere.debug"))
+    fixed_live(start, prod, tmp_path / "out" / "fix.xsplice")
 
 
 # ---- patched sources the project's build leaves alone ---------------------------------------------
@@ -165,9 +173,7 @@ def prod_of(tmp_path, src, name):
 
 
 def test_no_cache_keeps_nothing(tmp_path, build_cache):
-    src = case_copy("static", tmp_path / "src")
-    prod = case_copy("static", tmp_path / "prod")
-    make(prod)
+    src, prod = static_built(tmp_path)
     ok(build(src, prod / "prog", tmp_path / "out", "--no-cache"))
     assert not build_cache.exists() or not list(build_cache.iterdir())
 
@@ -175,37 +181,27 @@ def test_no_cache_keeps_nothing(tmp_path, build_cache):
 # ---- build systems that are not -j-safe, or not incremental -----------------------------------
 
 def test_build_that_is_not_j_safe_is_retried_serially(tmp_path, start):
-    src = case_copy("static", tmp_path / "src")
-    prod = case_copy("static", tmp_path / "prod")
-    make(prod)
+    src, prod = static_built(tmp_path)
     # fails whenever make runs with more than one job
     cmd = 'case " $MAKEFLAGS " in *" -j1 "*) make ;; *) echo "not -j-safe" >&2; exit 1 ;; esac'
     p = ok(build(src, prod / "prog", tmp_path / "out", "-j2", "-b", cmd))
     assert "trying again serially (-j1)" in p.stdout
     assert "the build is not -j-safe" in p.stdout
-    t = start([prod / "prog"], cwd=prod)
-    t.cli("load", tmp_path / "out" / "fix.xsplice", check=0)
-    assert t.query("price 1000") == "12,00 EUR"
+    fixed_live(start, prod, tmp_path / "out" / "fix.xsplice")
 
 
 def test_incremental_rebuild_that_fails_is_done_from_scratch(tmp_path, start):
-    src = case_copy("static", tmp_path / "src")
-    prod = case_copy("static", tmp_path / "prod")
-    make(prod)
+    src, prod = static_built(tmp_path)
     cmd = "make && ln -s prog prog.link"  # fails when the link exists
     for out in ("out1", "out2"):
         p = ok(build(src, prod / "prog", tmp_path / out, "-b", cmd))
         assert "building it from scratch" in p.stdout
-    t = start([prod / "prog"], cwd=prod)
-    t.cli("load", tmp_path / "out2" / "fix.xsplice", check=0)
-    assert t.query("price 1000") == "12,00 EUR"
+    fixed_live(start, prod, tmp_path / "out2" / "fix.xsplice")
 
 
 def test_cache_slot_in_use_builds_without_it(tmp_path, build_cache):
     """A second xsplice-build while the slot is locked builds on its own."""
-    src = case_copy("static", tmp_path / "src")
-    prod = case_copy("static", tmp_path / "prod")
-    make(prod)
+    src, prod = static_built(tmp_path)
     ok(build(src, prod / "prog", tmp_path / "out1"))
     (slot,) = [d for d in build_cache.iterdir() if d.is_dir()]
     p = run(["flock", slot / "lock", BUILD, "-s", src, "-p", src / "fix.patch", "-t", prod / "prog",
