@@ -4,11 +4,12 @@ CTL_SRCS := $(sort $(wildcard src/ctl/*.c))
 CTL_PIC := $(CTL_SRCS:%.c=$(B)/pic/%.o)
 CTL_LIBS := $(B)/lib/libxsplicectl.so $(B)/lib/libxsplicectl.a
 
-$(B)/lib/libxsplicectl.so: $(CTL_PIC) $(COMMON_PIC)
+# The store verifies payloads with the core (libxscore.a), linked in.
+$(B)/lib/libxsplicectl.so: $(CTL_PIC) $(COMMON_PIC) $(B)/lib/libxscore.a
 	@mkdir -p $(@D)
-	$(CC) -shared -Wl,-soname,libxsplicectl.so -Wl,-z,defs -o $@ $^
+	$(CC) -shared -Wl,-soname,libxsplicectl.so -Wl,-z,defs -pthread -o $@ $^
 
-$(B)/lib/libxsplicectl.a: $(CTL_PIC) $(COMMON_PIC)
+$(B)/lib/libxsplicectl.a: $(CTL_PIC) $(COMMON_PIC) $(CORE_PIC) $(ARCH_PIC)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
