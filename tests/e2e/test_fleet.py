@@ -190,3 +190,27 @@ def test_the_agent_ignores_a_store_others_may_write(fleet, start, store, xs):
         assert xs("sync", "--all", check=1).stderr.find("not trusted") >= 0
     finally:
         os.chmod(store, 0o755)
+
+
+def test_python_bindings_store_sync_status(fleet, target, sockdir, store, monkeypatch):
+    import sys
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / "python"))
+    import xsplice
+    monkeypatch.setenv("XSPLICE_DIR", str(sockdir))
+    monkeypatch.setenv("XSPLICE_STORE", str(store))
+    ts = [target() for _ in range(2)]
+    assert xsplice.store_dir() == str(store)
+    assert xsplice.store_add(str(fleet.payload["p_work"])) is True
+    assert xsplice.store_add(str(fleet.payload["p_work"])) is False
+    assert [p["name"] for p in xsplice.store_list()["payloads"]] == ["p_work"]
+    assert xsplice.sync(all=True, dry_run=True)["changed"] is True
+    assert ts[0].query("work 1") == "2"
+    doc = xsplice.sync(pids=[t.pid for t in ts])
+    assert doc["changed"] is True and all(t.query("work 1") == "1001" for t in ts)
+    assert xsplice.status(exe=str(fleet.target))["patched"] is True
+    with pytest.raises(xsplice.Error):
+        xsplice.store_add(str(fleet.payload["p_hold"]), name="p_work")
+    xsplice.store_remove("p_work")
+    assert xsplice.sync(all=True)["changed"] is True
+    assert all(t.query("work 1") == "2" for t in ts)
