@@ -437,7 +437,8 @@ static int busy_message(const struct plan *pl, const struct attempt *at, unsigne
 		int rc = xs_quiesce_check_handler(err);
 		if (rc)
 			return rc;
-		xs_thread_describe(at->qf.tid, xs_quiesce_signal(), why, sizeof(why));
+		xs_thread_describe(at->qf.tid, xs_quiesce_signal(), at->qf.in_handler,
+		                   (unsigned long)(at->qf.waited_ns / 1000000u), why, sizeof(why));
 		return xs_err_set(err, -EBUSY,
 		                  "cannot pause the process: %s (%u of %u threads paused; %u "
 		                  "attempts in %lu ms)",
@@ -446,6 +447,16 @@ static int busy_message(const struct plan *pl, const struct attempt *at, unsigne
 	if (at->qf.why == XS_QWHY_SIGNAL)
 		return xs_err_set(err, -EAGAIN, "cannot signal thread %d: %s", at->qf.tid,
 		                  strerror(at->qf.err));
+	if (at->qf.why == XS_QWHY_INRANGE) {
+		/* it kept running in the code about to change all attempt long */
+		describe_addr(pl, at->qf.pc, what, sizeof(what));
+		xs_thread_name(at->qf.tid, name, sizeof(name));
+		return xs_err_set(err, -EBUSY,
+		                  "%s is in use: thread %d (%s) is executing it at 0x%lx (%u "
+		                  "attempts in %lu ms); try again later",
+		                  what, at->qf.tid, name, (unsigned long)at->qf.pc, tries,
+		                  (unsigned long)ms);
+	}
 	if (at->busy.tid) {
 		describe_addr(pl, at->busy.addr, what, sizeof(what));
 		xs_thread_name(at->busy.tid, name, sizeof(name));
@@ -497,6 +508,12 @@ static int attempts(struct plan *pl, uint32_t timeout, uint32_t deadline, uint64
 		uint64_t spent = now_ms() - start;
 		if (spent + backoff >= deadline)
 			return busy_message(pl, &at, tries, spent, err);
+		/* a thread that was late (runnable, not run: the scheduler did
+		 * not give it a CPU in time) gets a longer attempt next time;
+		 * one that blocks the signal or is stopped gains nothing */
+		if (at.qf.why == XS_QWHY_TIMEOUT && timeout < deadline / 4 &&
+		    (at.qf.in_handler || xs_task_state(at.qf.tid) == 'R'))
+			timeout *= 2;
 		sleep_ms(backoff);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
