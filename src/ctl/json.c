@@ -165,7 +165,8 @@ static struct xs_json *value(struct rd *r, int depth)
 	}
 	char buf[64];
 	size_t n = 0;
-	while (r->p + n < r->end && n < sizeof(buf) - 1 && strchr("+-0123456789.eE", r->p[n]))
+	while (r->p + n < r->end && n < sizeof(buf) - 1 && r->p[n] &&
+	       strchr("+-0123456789.eE", r->p[n]))
 		n++;
 	memcpy(buf, r->p, n);
 	buf[n] = '\0';

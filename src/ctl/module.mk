@@ -23,3 +23,6 @@ install-ctl: $(CTL_LIBS)
 	install -m 0644 $(B)/lib/libxsplicectl.a $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/xsplice/ctl.h $(DESTDIR)$(INCDIR)/xsplice/
 INSTALL_TARGETS += install-ctl
+
+# Unit test of the report reader and the store's rules (tests/unit/test_fleet.c).
+UNIT_SRCS_fleet := src/ctl/json.c src/common/store.c
