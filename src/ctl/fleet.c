@@ -31,7 +31,10 @@
 #include "common/sockdir.h"
 #include "ctl/json.h"
 
-#define DEFAULT_WORKERS 8
+/* The agents do the work on the machine's CPUs: a couple of connections in
+ * flight per CPU keeps them busy (measured: on 2 CPUs, 50 processes take
+ * the same time with 2 to 32 workers, 2.5x as long with 1). */
+#define MIN_WORKERS 4
 #define MAX_WORKERS 64
 
 struct names {
@@ -400,7 +403,9 @@ static void *worker(void *arg)
 
 static void run_jobs(struct run *r)
 {
-	unsigned nw = r->o->workers ? r->o->workers : DEFAULT_WORKERS;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned nw = r->o->workers ? r->o->workers
+	                            : (unsigned)(cpus > MIN_WORKERS / 2 ? 2 * cpus : MIN_WORKERS);
 	if (nw > MAX_WORKERS)
 		nw = MAX_WORKERS;
 	if (nw > r->njobs)
