@@ -27,6 +27,9 @@ class Fleet:
         for name in ("p_work", "p_hold"):
             obj = cc(d / f"{name}.o", HERE / f"{name}.c", flags=PAYLOAD_CFLAGS, link=False)
             self.payload[name] = pack(d / f"{name}.xsplice", self.target, obj)
+        # p_hold stacked on p_work (build-id chain)
+        self.hold_on_work = pack(d / "p_hold-on-work.xsplice", self.target, d / "p_hold.o",
+                                 extra=["--depends", self.payload["p_work"]])
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +122,26 @@ def test_a_target_started_after_the_sync_comes_up_patched(fleet, xs, target):
     st = json.loads(xs("status", "--json", "-p", str(sixth.pid), check=0).stdout)
     assert st["processes"][0]["applied"] == ["store:p_work"]
     assert "No action needed" in xs("sync", "--all", check=0).stdout
+
+
+def test_a_build_id_chain_is_applied_in_order_by_sync_and_at_start(fleet, xs, target):
+    # names in the reverse of the chain's order: the chain decides, not the name
+    xs("store", "add", fleet.hold_on_work, "--name", "a-hold", check=0)
+    xs("store", "add", fleet.payload["p_work"], "--name", "b-work", check=0)
+    doc = json.loads(xs("store", "list", "--json", check=0).stdout)
+    assert [e["name"] for e in doc["payloads"]] == ["b-work", "a-hold"]
+    t = target()  # both applied before main
+    assert t.query("work 1") == "1001" and t.query("holdfn") == "2"
+    xs("store", "remove", "a-hold", check=0)
+    xs("store", "remove", "b-work", check=0)
+    doc = sync_json(xs, "--all", check=0)
+    assert doc["processes"][0]["reverted"] == ["a-hold", "b-work"]  # the top first
+    assert t.query("work 1") == "2" and t.query("holdfn") == "1"
+    xs("store", "add", fleet.hold_on_work, "--name", "a-hold", check=0)
+    xs("store", "add", fleet.payload["p_work"], "--name", "b-work", check=0)
+    doc = sync_json(xs, "--all", check=0)
+    assert doc["processes"][0]["applied"] == ["b-work", "a-hold"]
+    assert t.query("work 1") == "1001" and t.query("holdfn") == "2"
 
 
 def test_store_remove_and_sync_reverts_every_target(fleet, xs, target):
