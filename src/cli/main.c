@@ -48,11 +48,11 @@ static const struct command commands[] = {
     {"history", "[--json]", "the recent actions and their results", 1, 0, 0, OPT_JSON, cmd_history},
     {"ps", "[--json]", "processes that carry an agent", 0, 0, 0, OPT_JSON, cmd_ps},
     {"run", "[--] CMD [ARG...]", "run CMD with the agent preloaded", 0, 1, -1, 0, cmd_run},
-    {"store", "add FILE [--name NAME] | list [--json] | remove NAME",
-     "the patch store: payloads to keep applied", 0, 1, 2, OPT_JSON | OPT_NAME, cmd_store},
-    {"sync", "[--all | -p PID... | --exe PATH] [--dry-run] [--json]",
-     "bring processes to the store's state", 0, 0, 0, OPT_JSON | OPT_FLEET, cmd_sync},
-    {"status", "[--all | -p PID... | --exe PATH] [--json]",
+    {"store", "add FILE|list|remove NAME", "the patch store: payloads to keep applied", 0, 1, 2,
+     OPT_JSON | OPT_NAME, cmd_store},
+    {"sync", "[--all|-p PID...|--exe PATH]", "bring processes to the store's state", 0, 0, 0,
+     OPT_JSON | OPT_FLEET, cmd_sync},
+    {"status", "[--all|-p PID...|--exe PATH]",
      "per process: applied payloads, stored ones it lacks", 0, 0, 0, OPT_JSON | OPT_FLEET,
      cmd_status},
 };
@@ -88,7 +88,8 @@ static void usage(FILE *f)
 	           "  -p, --pid PID             the process to act on (all but ps, run)\n"
 	           "  --timeout MS              deadline of an action, retries included\n"
 	           "  --quiesce-timeout MS      how long each attempt waits for threads to park\n"
-	           "  --json                    JSON output (list, info, history, ps)\n"
+	           "  --json                    JSON output (list, info, history, ps, store list,\n"
+	           "                            sync, status)\n"
 	           "  --nodeps                  apply an independent payload (check only the\n"
 	           "                            target build-id)\n"
 	           "  --all, --exe PATH         sync, status: every process with an agent, or\n"
