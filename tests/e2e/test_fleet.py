@@ -237,3 +237,23 @@ def test_python_bindings_store_sync_status(fleet, target, sockdir, store, monkey
     xsplice.store_remove("p_work")
     assert xsplice.sync(all=True)["changed"] is True
     assert all(t.query("work 1") == "2" for t in ts)
+
+
+def test_a_process_that_fails_gets_exit_1_while_the_others_are_patched(fleet, xs, target):
+    import subprocess
+    ts = [target() for _ in range(2)]
+    plain = subprocess.Popen(["sleep", "60"])  # no agent in it
+    try:
+        xs("store", "add", fleet.payload["p_work"], check=0)
+        pids = [ts[0].pid, plain.pid, ts[1].pid]
+        doc = json.loads(xs("sync", "--json", *[a for p in pids for a in ("-p", str(p))],
+                            check=1).stdout)
+        by_pid = {e["pid"]: e for e in doc["processes"]}
+        assert doc["status"] == "error"
+        assert by_pid[plain.pid]["result"] == "error"
+        assert "no xsplice agent" in by_pid[plain.pid]["message"]
+        assert all(by_pid[t.pid]["result"] == "changed" for t in ts)
+        assert all(t.query("work 1") == "1001" for t in ts)
+    finally:
+        plain.kill()
+        plain.wait()
