@@ -300,18 +300,40 @@ static int remove_one(const struct run *r, struct job *j, xsctl *h, const struct
 	return rc;
 }
 
+/* Does the process hold payload `name` with build-id `id` now? */
+static int holds(xsctl *h, const char *name, const char *id)
+{
+	size_t len;
+	if (xsctl_report(h, XSCTL_LIST, 1) < 0)
+		return 0;
+	const char *body = xsctl_body(h, &len);
+	struct xs_json *list = xs_json_parse(body, len);
+	const struct xs_json *pl = xs_json_get(list, "payloads");
+	int found = 0;
+	for (const struct xs_json *p = pl ? pl->child : NULL; p && !found; p = p->next)
+		found = !strcmp(xs_json_str(p, "name"), name) &&
+		        !strcmp(xs_json_str(p, "build_id"), id);
+	xs_json_free(list);
+	return found;
+}
+
 static int add_one(const struct run *r, struct job *j, xsctl *h, const struct xs_stored *s,
                    const struct loaded *checked)
 {
 	char name[XS_PROTO_NAME_MAX + 1];
+	int uploaded = 0;
 	snprintf(name, sizeof(name), "%s%s", XS_STORE_PREFIX, s->name);
 	if (!checked) {
 		int rc = xsctl_upload(h, name, s->data, s->len, NULL);
-		if (rc < 0)
-			return job_fail(j, h, rc, "upload");
+		/* another sync running at the same time uploaded it first: go on
+		 * with that one (the same build), and leave it to that sync */
+		if (rc < 0 &&
+		    (job_fail(j, h, rc, "upload"), !(rc == -EEXIST && holds(h, name, s->id))))
+			return rc;
+		uploaded = rc >= 0;
 	}
 	int rc = act(j, h, name, XSCTL_APPLY, &r->o->action);
-	if (rc < 0 && !checked) {
+	if (rc < 0 && uploaded) {
 		/* leave the process as it was */
 		char keep[sizeof(j->msg)];
 		memcpy(keep, j->msg, sizeof(keep));

@@ -257,3 +257,20 @@ def test_a_process_that_fails_gets_exit_1_while_the_others_are_patched(fleet, xs
     finally:
         plain.kill()
         plain.wait()
+
+
+def test_two_syncs_at_once_both_succeed(fleet, sockdir, store, xs, target):
+    import subprocess
+    ts = [target() for _ in range(5)]
+    xs("store", "add", fleet.payload["p_work"], check=0)
+    env = dict(os.environ, XSPLICE_DIR=str(sockdir), XSPLICE_STORE=str(store))
+    env.pop("LD_PRELOAD", None)
+    runs = [subprocess.Popen([str(XSPLICE), "sync", "--all"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for r in runs:
+        out, err = r.communicate(timeout=120)
+        assert r.returncode == 0, (out, err)
+    assert all(t.query("work 1") == "1001" for t in ts)
+    for t in ts:
+        assert [p["name"] for p in json.loads(t.cli("list", "--json").stdout)["payloads"]] \
+            == ["store:p_work"]
