@@ -174,7 +174,16 @@ typedef int (*xsplice_action_hook_fn)(struct xsplice_payload *);
  * Runtime services, exported by the agent (libxsplice.so).  Payload code
  * calls them like any other function; the agent's linker resolves them.
  */
+#ifndef XSPLICE_API
+#ifdef XSPLICE_WEAK_API
+/* xsplice-cc defines XSPLICE_WEAK_API under xsplice-build: the project's own
+ * link of a patched source that calls the agent then succeeds (the binary is
+ * never run); the payload resolves the calls against the agent at load. */
+#define XSPLICE_API __attribute__((weak, visibility("default")))
+#else
 #define XSPLICE_API __attribute__((visibility("default")))
+#endif
+#endif
 
 XSPLICE_API const char *xsplice_payload_name(const struct xsplice_payload *p);
 /* result of the action in progress or just finished (0 or negative errno) */
