@@ -185,6 +185,9 @@ int main(int argc, char **argv)
 		status = DF_EXIT_ERROR;
 	}
 	df_report_free(&c.rep);
+	for (size_t i = 0; i < c.next_vars; i++)
+		free(c.ext_vars[i]);
+	free(c.ext_vars);
 	df_free(&c.orig);
 	df_free(&c.patched);
 	if (c.have_aligned)
