@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import xsplice  # noqa: E402
 import manyfuncs  # noqa: E402
 import buildtime  # noqa: E402
+import fleet  # noqa: E402
 
 TARGET_FLAGS = ["-O2", "-g", "-ffunction-sections", "-fdata-sections", "-Wl,--build-id", "-pthread"]
 PAYLOAD_FLAGS = ["-O2", "-fPIC", "-ffunction-sections", "-fdata-sections", f"-I{ROOT / 'include'}"]
@@ -252,7 +253,10 @@ def main():
         calls = bench_calls(tmp)
         print("bench: (c) upload + link")
         upload = bench_upload(tmp)
+        print("bench: fleet (sync --all, start-up with a store)")
+        fleet_res = fleet.bench(tmp)
     write_report(pause, calls, upload)
+    fleet.write_section(ROOT / "docs" / "performance.md", fleet_res)
     print("bench: (d) payload build time (xsplice-build vs an incremental rebuild)")
     buildtime.run()  # writes its own section of docs/performance.md
 

@@ -60,6 +60,8 @@ class Target:
         e = dict(os.environ)
         e["LD_PRELOAD"] = str(AGENT)
         e["XSPLICE_DIR"] = str(sockdir)
+        # no patch store unless a test gives one (never the machine's own)
+        e["XSPLICE_STORE"] = str(Path(sockdir).parent / "no-store")
         e.update(env or {})
         self.sockdir = Path(sockdir)
         self.proc = subprocess.Popen(
