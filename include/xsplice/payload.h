@@ -121,12 +121,23 @@ struct xsplice_func {
  *
  *   offset size field
  *        0    4 symidx   index into .symtab, must name an SHN_UNDEF symbol
- *        4    4 flags    0 (reserved)
+ *        4    4 flags    0, or XSPLICE_SYMREF_TLS
  *        8    8 offset   the symbol's st_value in the target ELF; at run
  *                        time the address is the module's load bias
  *                        (dl_iterate_phdr's dlpi_addr) plus offset
  *   total 16
+ *
+ * XSPLICE_SYMREF_TLS: the symbol is one of the target module's thread-local
+ * variables (STT_TLS) and `offset` is its offset in the module's TLS
+ * template (PT_TLS).  Its value is then not an address but the variable's
+ * offset from the thread pointer (tpoff): the module's static TLS block
+ * offset, the same in every thread, plus `offset`.  Only TLS relocations
+ * (R_X86_64_TPOFF32, R_X86_64_GOTTPOFF, and R_X86_64_TLSGD relaxed in place
+ * to the local-exec form) may use such a symbol, and no TLS relocation may
+ * use any other symbol.
  */
+#define XSPLICE_SYMREF_TLS 1u
+#define XSPLICE_SYMREF_FLAGS_KNOWN XSPLICE_SYMREF_TLS
 struct xsplice_symref {
 	uint32_t symidx;
 	uint32_t flags;

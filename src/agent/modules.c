@@ -87,6 +87,14 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data)
 	if (m->lo == UINTPTR_MAX)
 		return 0; /* nothing mapped */
 	m->is_main = mods.n == 0;
+	/* The executable's TLS block is static: glibc places it at the same
+	 * offset below the thread pointer in every thread, and dlpi_tls_data is
+	 * the calling thread's copy.  A library's block may be dynamic (dlopen),
+	 * so it is not offered. */
+	if (m->is_main && info->dlpi_tls_modid && info->dlpi_tls_data) {
+		m->has_tls = 1;
+		m->tls_tpoff = (intptr_t)info->dlpi_tls_data - (intptr_t)__builtin_thread_pointer();
+	}
 	m->path = module_path(info, m->is_main);
 	if (!m->path) {
 		mods.oom = 1;

@@ -19,6 +19,10 @@ struct xs_module {
 	uint8_t id[XSPLICE_BUILD_ID_MAX];
 	unsigned idlen; /* 0: no build-id note */
 	int is_main;
+	/* the module's static TLS block: its offset from the thread pointer,
+	 * the same in every thread (only the executable's, for now) */
+	int has_tls;
+	intptr_t tls_tpoff;
 };
 
 int xs_modules_refresh(struct xs_err *err);

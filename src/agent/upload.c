@@ -332,7 +332,11 @@ static int link_payload(struct xsplice_payload *p, const struct xs_elf *elf,
 	struct xs_layout lay;
 	struct xs_region rg[XS_AREA_COUNT];
 	struct xs_maps maps = {0};
-	struct xs_host host = {.ctx = p, .target_bias = mod->bias, .resolve = resolve};
+	struct xs_host host = {.ctx = p,
+	                       .target_bias = mod->bias,
+	                       .target_tls = mod->has_tls,
+	                       .target_tls_tpoff = mod->tls_tpoff,
+	                       .resolve = resolve};
 	int rc = xs_link_layout(elf, (size_t)sysconf(_SC_PAGESIZE), &lay, err);
 	if (!rc)
 		rc = check_budget(p, &lay, err);

@@ -46,6 +46,7 @@ void xs_arch_fill_nops(uint8_t *buf, size_t len);
 enum {
 	XS_RELOC_NEEDS_GOT = 1u << 0, /* a GOT slot holding S */
 	XS_RELOC_MAY_STUB = 1u << 1,  /* a call/jump: may go through a stub if S is far */
+	XS_RELOC_TLS = 1u << 2,       /* S is a thread-pointer offset (tpoff), not an address */
 	XS_RELOC_KNOWN = 1u << 31,    /* the type is supported */
 };
 

@@ -122,6 +122,14 @@ struct xs_host {
 	/* load bias of the module the payload targets (dlpi_addr) */
 	uintptr_t target_bias;
 	/*
+	 * The target module's static TLS block: target_tls is 1 when it has one
+	 * placed at a fixed offset from the thread pointer in every thread, and
+	 * target_tls_tpoff is that offset (negative on x86-64: the block lies
+	 * below %fs:0).  A TLS symref's value is target_tls_tpoff + its offset.
+	 */
+	int target_tls;
+	intptr_t target_tls_tpoff;
+	/*
 	 * Resolve an undefined symbol that has no .xsplice.symrefs entry: earlier
 	 * payloads' new symbols, then the process's shared libraries (libc, the
 	 * agent's exported API).  Return 0 and set *addr, or -ENOENT.

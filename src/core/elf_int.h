@@ -51,6 +51,7 @@ struct xs_sym {
 	int32_t stub;     /* call stub index, -1 when none */
 	int has_ref;      /* a .xsplice.symrefs entry gives its address */
 	uint64_t ref_off; /* ... as the target's load bias plus ref_off */
+	int ref_tls;      /* XSPLICE_SYMREF_TLS: ref_off is in the TLS block */
 };
 
 enum xs_special {

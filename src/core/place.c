@@ -7,6 +7,8 @@
  *   SHN_ABS                      st_value
  *   defined in a section         that section's run-time address + st_value
  *   undefined, with a symref     host->target_bias + symref offset
+ *   ... a TLS symref             host->target_tls_tpoff + symref offset (a
+ *                                thread-pointer offset, not an address)
  *   undefined, otherwise         host->resolve(name); weak and unresolved -> 0
  *
  * Writes go to region.stage only; addresses are computed against
@@ -61,6 +63,16 @@ static int resolve_undef(struct xs_place *p, unsigned k, uintptr_t *v)
 	const struct xs_sym *y = &p->e->syms[k];
 	int rc = -ENOENT;
 
+	if (y->has_ref && y->ref_tls) {
+		if (!p->host->target_tls)
+			return xs_err_set(p->err, -ENOTSUP,
+			                  "'%s' is a thread-local variable of the target, but the "
+			                  "target module has no static TLS block this host can "
+			                  "reach (a library loaded by dlopen?)",
+			                  y->name);
+		*v = (uintptr_t)(p->host->target_tls_tpoff + (intptr_t)y->ref_off);
+		return 0;
+	}
 	if (y->has_ref) {
 		*v = p->host->target_bias + (uintptr_t)y->ref_off;
 		return 0;

@@ -136,6 +136,19 @@ static int check_rela(struct xs_elf *e, unsigned ri, uint64_t k, struct xs_err *
 		                          "non-allocated " SEC_FMT,
 		                  SEC_ARG(e, ri), (unsigned long)k, (unsigned long)r.r_offset,
 		                  xs_sym_label(e, (unsigned)sym, b), SEC_ARG(e, y->s.st_shndx));
+	if ((info & XS_RELOC_TLS) && !y->ref_tls)
+		return xs_err_set(err, -ENOEXEC,
+		                  SEC_FMT
+		                  ": relocation %lu (%s at offset 0x%lx) needs a thread-local "
+		                  "variable of the target, but '%s' is not one",
+		                  SEC_ARG(e, ri), (unsigned long)k, xs_arch_reloc_name(type),
+		                  (unsigned long)r.r_offset, xs_sym_label(e, (unsigned)sym, b));
+	if (!(info & XS_RELOC_TLS) && ELF64_ST_TYPE(y->s.st_info) == STT_TLS)
+		return xs_err_set(err, -ENOEXEC,
+		                  SEC_FMT ": relocation %lu (%s at offset 0x%lx) uses the "
+		                          "thread-local '%s' as if it were an address",
+		                  SEC_ARG(e, ri), (unsigned long)k, xs_arch_reloc_name(type),
+		                  (unsigned long)r.r_offset, xs_sym_label(e, (unsigned)sym, b));
 	if (t->slots)
 		return mark_slot(e, ri, k, &r, err);
 	note_needs(e, ti, &r, info);

@@ -89,16 +89,18 @@ static int check_sym_kind(struct xs_elf *e, unsigned k, const struct xs_sym *y, 
 		                  "symbol %u ('%s'): binding %u is not supported (local, global "
 		                  "or weak only)",
 		                  k, xs_sym_label(e, k, b), bind);
-	if (type == STT_TLS)
+	if (type == STT_TLS && y->s.st_shndx != SHN_UNDEF)
 		return xs_err_set(err, -ENOTSUP,
-		                  "symbol %u ('%s'): thread-local symbols are not supported", k,
-		                  xs_sym_label(e, k, b));
+		                  "symbol %u ('%s'): a payload cannot define thread-local "
+		                  "variables (TLS cannot be allocated for threads that already "
+		                  "run); only the target's own are reachable",
+		                  k, xs_sym_label(e, k, b));
 	if (type == STT_GNU_IFUNC)
 		return xs_err_set(err, -ENOTSUP,
 		                  "symbol %u ('%s'): indirect functions (STT_GNU_IFUNC) are not "
 		                  "supported",
 		                  k, xs_sym_label(e, k, b));
-	if (type > STT_FILE)
+	if (type > STT_FILE && type != STT_TLS)
 		return xs_err_set(err, -ENOTSUP, "symbol %u ('%s'): type %u is not supported", k,
 		                  xs_sym_label(e, k, b), type);
 	return 0;
@@ -164,10 +166,18 @@ static int check_symrefs(struct xs_elf *e, struct xs_err *err)
 			                          "(1..%u)",
 			                  SEC_ARG(e, i), (unsigned long)k, r.symidx, e->nsyms - 1);
 		y = &e->syms[r.symidx];
-		if (r.flags)
+		if (r.flags & ~XSPLICE_SYMREF_FLAGS_KNOWN)
 			return xs_err_set(
-			    err, -ENOEXEC, SEC_FMT ": entry %lu ('%s'): flags 0x%x are not 0",
+			    err, -ENOEXEC, SEC_FMT ": entry %lu ('%s'): unknown flags 0x%x",
 			    SEC_ARG(e, i), (unsigned long)k, xs_sym_label(e, r.symidx, b), r.flags);
+		if (!(r.flags & XSPLICE_SYMREF_TLS) != (ELF64_ST_TYPE(y->s.st_info) != STT_TLS))
+			return xs_err_set(err, -ENOEXEC, SEC_FMT ": entry %lu ('%s'): %s",
+			                  SEC_ARG(e, i), (unsigned long)k,
+			                  xs_sym_label(e, r.symidx, b),
+			                  (r.flags & XSPLICE_SYMREF_TLS)
+			                      ? "marked thread-local but the symbol is not STT_TLS"
+			                      : "the symbol is STT_TLS but the entry is not marked "
+			                        "thread-local");
 		if (y->s.st_shndx != SHN_UNDEF)
 			return xs_err_set(err, -ENOEXEC,
 			                  SEC_FMT ": entry %lu names symbol %u ('%s'), which is "
@@ -181,6 +191,7 @@ static int check_symrefs(struct xs_elf *e, struct xs_err *err)
 			                  xs_sym_label(e, r.symidx, b));
 		y->has_ref = 1;
 		y->ref_off = r.offset;
+		y->ref_tls = (r.flags & XSPLICE_SYMREF_TLS) != 0;
 	}
 	return 0;
 }

@@ -24,6 +24,10 @@ const struct xs_reloc_desc xs_reloc_table[] = {
     R(R_X86_64_GOTPCREL, XS_RK_GOTPC32, 4, XS_RELOC_NEEDS_GOT),
     R(R_X86_64_GOTPCRELX, XS_RK_GOTPC32, 4, XS_RELOC_NEEDS_GOT),
     R(R_X86_64_REX_GOTPCRELX, XS_RK_GOTPC32, 4, XS_RELOC_NEEDS_GOT),
+    /* thread-local: S is the variable's offset from %fs:0 (local-exec), or
+     * the GOT slot holds it (initial-exec) */
+    R(R_X86_64_TPOFF32, XS_RK_ABS32S, 4, XS_RELOC_TLS),
+    R(R_X86_64_GOTTPOFF, XS_RK_GOTPC32, 4, XS_RELOC_NEEDS_GOT | XS_RELOC_TLS),
 };
 const size_t xs_reloc_table_len = sizeof(xs_reloc_table) / sizeof(xs_reloc_table[0]);
 
@@ -44,8 +48,6 @@ static const char *const unsupported_names[] = {
     [R_X86_64_TLSGD] = "R_X86_64_TLSGD",
     [R_X86_64_TLSLD] = "R_X86_64_TLSLD",
     [R_X86_64_DTPOFF32] = "R_X86_64_DTPOFF32",
-    [R_X86_64_GOTTPOFF] = "R_X86_64_GOTTPOFF",
-    [R_X86_64_TPOFF32] = "R_X86_64_TPOFF32",
     [R_X86_64_GOTOFF64] = "R_X86_64_GOTOFF64",
     [R_X86_64_GOTPC32] = "R_X86_64_GOTPC32",
     [R_X86_64_GOT64] = "R_X86_64_GOT64",

@@ -147,7 +147,9 @@ static uint32_t find_global(struct em *m, const char *name)
 	return 0;
 }
 
-static uint32_t undef(struct em *m, const char *name, unsigned bind, const char *spec)
+/* `type` is STT_TLS for the target's thread-local variables, else ignored. */
+static uint32_t undef(struct em *m, const char *name, unsigned bind, const char *spec,
+                      unsigned type)
 {
 	uint32_t id = find_global(m, name);
 	if (id)
@@ -156,18 +158,18 @@ static uint32_t undef(struct em *m, const char *name, unsigned bind, const char 
 		put_str(&m->hints, name);
 		put_str(&m->hints, spec);
 	}
-	return add_sym(m, name, bind == STB_WEAK ? STB_WEAK : STB_GLOBAL, STT_NOTYPE, SHN_UNDEF, 0,
-	               0);
+	return add_sym(m, name, bind == STB_WEAK ? STB_WEAK : STB_GLOBAL,
+	               type == STT_TLS ? STT_TLS : STT_NOTYPE, SHN_UNDEF, 0, 0);
 }
 
 /* The target's own `t` (a symbol of the original object). */
 static uint32_t target_ref(struct em *m, const struct df_sym *t)
 {
 	if (!df_sym_scoped(t))
-		return undef(m, t->name, t->bind, NULL);
+		return undef(m, t->name, t->bind, NULL, t->type);
 	char alias[600];
 	df_sym_label(&m->c->orig, t, alias, sizeof(alias));
-	return undef(m, alias, STB_GLOBAL, alias);
+	return undef(m, alias, STB_GLOBAL, alias, t->type);
 }
 
 /* Output symbol and addend for one relocation of an included section. */
@@ -177,7 +179,7 @@ static int map_rel(struct em *m, const struct df_sec *from, const struct df_rel 
 	struct df_obj *o = &m->c->patched;
 	const struct df_sym *y = &o->syms[r->sym];
 	if (y->s.st_shndx == SHN_UNDEF) {
-		*sym = undef(m, y->name, y->bind, NULL);
+		*sym = undef(m, y->name, y->bind, NULL, y->type);
 		*addend = r->addend;
 		return 0;
 	}
@@ -288,7 +290,8 @@ static int funcs(struct em *m)
 		         df_sym_label(&m->c->orig, t, lbl, sizeof(lbl)));
 		add_rel(m, fs, at + 0, R_X86_64_64, m->secs[ns].secsym, (int64_t)name);
 		add_rel(m, fs, at + 8, R_X86_64_64, y->outsym, 0);
-		add_rel(m, fs, at + 16, R_X86_64_64, undef(m, alias, STB_GLOBAL, lbl), 0);
+		add_rel(m, fs, at + 16, R_X86_64_64, undef(m, alias, STB_GLOBAL, lbl, STT_NOTYPE),
+		        0);
 	}
 	if (fs) {
 		m->secs[fs].size = m->secs[fs].data.n;

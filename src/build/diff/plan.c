@@ -360,12 +360,13 @@ static void include_sec(struct df_obj *o, struct df_sec *s, int *more)
 
 /* Decide for one relocation of an included section whether its target is
  * included too; refuse what cannot be expressed. */
+/* TLS relocation types the runtime cannot serve: 1; the local-exec and
+ * initial-exec forms, which it resolves against the target's static TLS
+ * block (R_X86_64_TPOFF32, R_X86_64_GOTTPOFF): 0, like any reference. */
 static int tls_reloc(uint32_t type)
 {
 	switch (type) {
-	case R_X86_64_TPOFF32:
 	case R_X86_64_TPOFF64:
-	case R_X86_64_GOTTPOFF:
 	case R_X86_64_TLSGD:
 	case R_X86_64_TLSLD:
 	case R_X86_64_DTPOFF32:
@@ -385,12 +386,17 @@ static void walk_rel(struct df_ctx *c, struct df_sec *from, const struct df_rel 
 	const struct df_sym *y = &o->syms[r->sym];
 	if (tls_reloc(r->type)) {
 		struct df_sym *f = sec_primary(o, from);
-		df_note(
-		    &c->rep, DN_REFUSED, f ? f->name : from->name,
-		    "uses the thread-local variable '%s': payload code cannot reach thread-local "
-		    "storage yet; move the per-thread state behind a function the patch does not "
-		    "change",
-		    y->type == STT_SECTION && y->sec ? o->secs[y->sec].name : y->name);
+		df_note(&c->rep, DN_REFUSED, f ? f->name : from->name,
+		        "uses the thread-local variable '%s' through the %s model, which payload "
+		        "code cannot use; only local-exec and initial-exec reach the target's TLS "
+		        "(build without -fPIC, or with -ftls-model=initial-exec)",
+		        y->type == STT_SECTION && y->sec ? o->secs[y->sec].name : y->name,
+		        r->type == R_X86_64_TLSGD ? "general-dynamic"
+		        : r->type == R_X86_64_TLSLD || r->type == R_X86_64_DTPOFF32 ||
+		                r->type == R_X86_64_DTPOFF64
+		            ? "local-dynamic"
+		        : r->type == R_X86_64_TPOFF64 ? "64-bit local-exec"
+		                                      : "TLS descriptor");
 		return;
 	}
 	if (!y->sec)
@@ -425,6 +431,14 @@ static void walk_rel(struct df_ctx *c, struct df_sec *from, const struct df_rel 
 				        "new thread-local variable: TLS cannot be allocated for "
 				        "threads "
 				        "that already run; use a shadow variable keyed by thread");
+				return;
+			}
+			if (t->type == STT_TLS) {
+				df_note(
+				    &c->rep, DN_REFUSED, t->name,
+				    "changed thread-local variable (initial value or size): every "
+				    "thread keeps its own copy of the old one; only unchanged "
+				    "thread-local variables of the target can be used");
 				return;
 			}
 			include_sec(o, s, more);

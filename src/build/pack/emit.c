@@ -77,8 +77,10 @@ static int add_symrefs(struct pk_ctx *c, const uint32_t *map, struct xs_err *err
 		return xs_err_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < c->nresolved; i++)
 		if (c->resolved[i] && map[i] != DROPPED)
-			refs[n++] = (struct xsplice_symref){.symidx = map[i],
-			                                    .offset = c->resolved[i]->value};
+			refs[n++] = (struct xsplice_symref){
+			    .symidx = map[i],
+			    .offset = c->resolved[i]->value,
+			    .flags = c->resolved[i]->type == STT_TLS ? XSPLICE_SYMREF_TLS : 0};
 	size_t idx = n ? pk_obj_add(&c->obj, XSPLICE_SEC_SYMREFS, SHT_PROGBITS, 0, 8, sizeof(*refs),
 	                            refs, n * sizeof(*refs))
 	               : 1;

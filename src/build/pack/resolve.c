@@ -104,11 +104,6 @@ static int check_hint_aliases(struct pk_ctx *c, const struct hints *h, struct xs
 static int usable(const struct pk_ctx *c, const char *name, const struct xt_sym *ts,
                   struct xs_err *err)
 {
-	if (ts->type == STT_TLS)
-		return xs_err_set(err, -EINVAL,
-		                  "'%s' is a thread-local variable of %s; payloads "
-		                  "cannot refer to the target's TLS",
-		                  name, c->tgt.path);
 	if (ts->type == STT_GNU_IFUNC)
 		return xs_err_set(err, -EINVAL,
 		                  "'%s' is an IFUNC in %s (its address is the "
@@ -145,6 +140,11 @@ static int resolve_one(struct pk_ctx *c, const struct hints *h, size_t i, struct
 	}
 	if ((rc = usable(c, name, ts, err)) != 0)
 		return rc;
+	if ((ts->type == STT_TLS) != (ELF64_ST_TYPE(c->obj.syms[i].st_info) == STT_TLS))
+		return xs_err_set(err, -EINVAL,
+		                  "payload symbol '%s' is %sthread-local but %s's '%s' is %s", name,
+		                  ts->type == STT_TLS ? "not " : "", c->tgt.path, ts->name,
+		                  ts->type == STT_TLS ? "a thread-local variable" : "not");
 	c->resolved[i] = ts;
 	pk_verbose(c, "%-24s -> %s%s%s 0x%llx (%s, %llu bytes)\n", name,
 	           ts->file ? (*ts->file ? ts->file : "(no file)") : "", ts->file ? "#" : "",
