@@ -1,0 +1,24 @@
+/* Line-driven test program: one request per line, one reply per line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "perthread.h"
+
+int main(void)
+{
+	char line[256], cmd[32], arg[200];
+	while (fgets(line, sizeof(line), stdin)) {
+		arg[0] = '\0';
+		if (sscanf(line, "%31s %199[^\n]", cmd, arg) < 1) {
+			puts("?");
+		}
+		else if (strcmp(cmd, "bump") == 0) {
+			printf("%d\n", bump());
+		}
+		else {
+			puts("?");
+		}
+		fflush(stdout);
+	}
+	return 0;
+}
