@@ -379,11 +379,149 @@ static void got_and_stubs_per_symbol(void **state)
 	ut_payload_free(&p);
 }
 
+/* ---- thread-local variables of the target ------------------------------------------------- */
+
+#define TLS_BLOCK ((intptr_t)-0x80) /* the module's TLS block, from the thread pointer */
+
+/*
+ * The minimal payload plus .text.t (16 bytes of 0x11) with one relocation of
+ * `type` at offset 4 against "x", an undefined symbol of type `stype` with a
+ * symref of `flags` at TLS offset `off`; the host offers the target's static
+ * TLS block at TLS_BLOCK when `block`.  Returns the verify or place result.
+ */
+static int tls_run(struct rt *t, uint32_t type, int64_t A, unsigned stype, uint32_t flags,
+                   uint64_t off, int block)
+{
+	uint8_t fill[16];
+	unsigned x;
+	struct xsplice_symref r[2];
+
+	memset(t, 0, sizeof(*t));
+	memset(fill, 0x11, sizeof(fill));
+	eg_minimal(&t->p.g, &t->p.m);
+	t->sec =
+	    eg_add_sec(&t->p.g, ".text.t", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, 16, fill, 16);
+	eg_add_sym(&t->p.g, "slot", STB_GLOBAL, STT_OBJECT, t->sec, FIELD_OFF, 8);
+	x = eg_add_sym(&t->p.g, "x", STB_GLOBAL, stype, SHN_UNDEF, 0, 0);
+	eg_add_rel(&t->p.g, t->sec, FIELD_OFF, x, type, A);
+	r[0] = (struct xsplice_symref){t->p.m.sym_old, 0, 0x1230};
+	r[1] = (struct xsplice_symref){x, flags, off};
+	eg_set_data(&t->p.g, t->p.m.symrefs, r, sizeof(r));
+	ut_host_init(&t->h, 0);
+	ut_host_add(&t->h, "ext_fn", BASE + 0x100000);
+	ut_host_add(&t->h, "counter", BASE + 0x100000);
+	t->h.h.target_tls = block;
+	t->h.h.target_tls_tpoff = TLS_BLOCK;
+	eg_build(&t->p.g, &t->p.o);
+	t->rc = xs_payload_verify(t->p.o.buf, t->p.o.len, &t->e, &t->err);
+	if (t->rc)
+		return t->rc;
+	t->rc = ut_place(t->e, BASE, &t->h, &t->pl, &t->err);
+	assert_true(ut_guards_ok(&t->pl));
+	if (t->rc == 0) {
+		t->P = ut_sym_addr(&t->pl, "slot");
+		t->field = ut_stage_of(&t->pl, t->P);
+	}
+	return t->rc;
+}
+
+static void tls_expect(struct rt *t, int rc, const char *msg)
+{
+	if (t->rc != rc || !strstr(t->err.msg, msg))
+		fail_msg("expected %d \"%s\", got %d \"%s\"", rc, msg, t->rc, t->err.msg);
+}
+
+/* local-exec: the field is the variable's offset from the thread pointer */
+static void r_tpoff32(void **state)
+{
+	struct rt t;
+
+	(void)state;
+	assert_int_equal(tls_run(&t, R_X86_64_TPOFF32, 0, STT_TLS, XSPLICE_SYMREF_TLS, 0x18, 1), 0);
+	assert_int_equal((int32_t)rd32(t.field), TLS_BLOCK + 0x18);
+	assert_int_equal(rd32(t.field + 4), 0x11111111); /* only 4 bytes written */
+	rt_done(&t);
+	assert_int_equal(tls_run(&t, R_X86_64_TPOFF32, 4, STT_TLS, XSPLICE_SYMREF_TLS, 0x18, 1), 0);
+	assert_int_equal((int32_t)rd32(t.field), TLS_BLOCK + 0x1c); /* an addend: a member */
+	rt_done(&t);
+}
+
+static void r_tpoff32_overflow(void **state)
+{
+	struct rt t;
+
+	(void)state;
+	tls_run(&t, R_X86_64_TPOFF32, 0, STT_TLS, XSPLICE_SYMREF_TLS, 0x100000000ull, 1);
+	tls_expect(&t, -ERANGE, "relocation R_X86_64_TPOFF32 against 'x'");
+	rt_done(&t);
+}
+
+/* initial-exec: a GOT slot holds the offset, the field reaches the slot */
+static void r_gottpoff(void **state)
+{
+	struct rt t;
+	uintptr_t slot;
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(tls_run(&t, R_X86_64_GOTTPOFF, -4, STT_TLS, XSPLICE_SYMREF_TLS, 0x28, 1),
+	                 0);
+	assert_int_equal(t.pl.lay.ngot, 2); /* counter's and x's */
+	slot = t.P + (uintptr_t)(intptr_t)(int32_t)rd32(t.field) + 4;
+	memcpy(&v, ut_stage_of(&t.pl, slot), 8);
+	assert_int_equal((int64_t)v, TLS_BLOCK + 0x28);
+	rt_done(&t);
+}
+
+/* a host without the module's static TLS block: refused, nothing guessed */
+static void tls_no_block(void **state)
+{
+	struct rt t;
+
+	(void)state;
+	tls_run(&t, R_X86_64_TPOFF32, 0, STT_TLS, XSPLICE_SYMREF_TLS, 0x18, 0);
+	tls_expect(&t, -ENOTSUP,
+	           "'x' is a thread-local variable of the target, but the target "
+	           "module has no static TLS block");
+	rt_done(&t);
+}
+
+/* TLS relocations only against the target's TLS variables, and those only
+ * through TLS relocations; the symref flag and the symbol type agree */
+static void tls_mismatches(void **state)
+{
+	struct rt t;
+
+	(void)state;
+	tls_run(&t, R_X86_64_TPOFF32, 0, STT_NOTYPE, 0, 0x18, 1);
+	tls_expect(&t, -ENOEXEC,
+	           "relocation 0 (R_X86_64_TPOFF32 at offset 0x4) needs a "
+	           "thread-local variable of the target, but 'x' is not one");
+	rt_done(&t);
+	tls_run(&t, R_X86_64_PC32, -4, STT_TLS, XSPLICE_SYMREF_TLS, 0x18, 1);
+	tls_expect(&t, -ENOEXEC,
+	           "relocation 0 (R_X86_64_PC32 at offset 0x4) uses the "
+	           "thread-local 'x' as if it were an address");
+	rt_done(&t);
+	tls_run(&t, R_X86_64_GOTPCREL, -4, STT_TLS, XSPLICE_SYMREF_TLS, 0x18, 1);
+	tls_expect(&t, -ENOEXEC, "uses the thread-local 'x' as if it were an address");
+	rt_done(&t);
+	tls_run(&t, R_X86_64_TPOFF32, 0, STT_TLS, 0, 0x18, 1);
+	tls_expect(&t, -ENOEXEC,
+	           "entry 1 ('x'): the symbol is STT_TLS but the entry is not "
+	           "marked thread-local");
+	rt_done(&t);
+	tls_run(&t, R_X86_64_PC32, -4, STT_NOTYPE, XSPLICE_SYMREF_TLS, 0x18, 1);
+	tls_expect(&t, -ENOEXEC,
+	           "entry 1 ('x'): marked thread-local but the symbol is not STT_TLS");
+	rt_done(&t);
+}
+
 /* ---- the arch table ------------------------------------------------------------------------- */
 
 static void arch_table(void **state)
 {
-	struct xs_reloc_args a = {.type = R_X86_64_TPOFF32};
+	struct xs_reloc_args a = {.type = R_X86_64_DTPOFF64};
 	uint8_t f[8] = {0};
 	int64_t v;
 
@@ -392,7 +530,8 @@ static void arch_table(void **state)
 	assert_int_equal(xs_arch_reloc_width(R_X86_64_PC64), 8);
 	assert_int_equal(xs_arch_reloc_width(R_X86_64_32S), 4);
 	assert_int_equal(xs_arch_reloc_width(R_X86_64_NONE), 0);
-	assert_int_equal(xs_arch_reloc_width(R_X86_64_TPOFF32), 0);
+	assert_int_equal(xs_arch_reloc_width(R_X86_64_TPOFF32), 4);
+	assert_int_equal(xs_arch_reloc_width(R_X86_64_DTPOFF64), 0);
 	assert_string_equal(xs_arch_reloc_name(R_X86_64_REX_GOTPCRELX), "R_X86_64_REX_GOTPCRELX");
 	assert_string_equal(xs_arch_reloc_name(R_X86_64_GOTTPOFF), "R_X86_64_GOTTPOFF");
 	assert_string_equal(xs_arch_reloc_name(9999), "unknown");
@@ -400,7 +539,10 @@ static void arch_table(void **state)
 	assert_int_equal(xs_arch_reloc_info(R_X86_64_GOTPCRELX),
 	                 XS_RELOC_KNOWN | XS_RELOC_NEEDS_GOT);
 	assert_int_equal(xs_arch_reloc_info(R_X86_64_64), XS_RELOC_KNOWN);
-	assert_int_equal(xs_arch_reloc_info(R_X86_64_TPOFF32), 0);
+	assert_int_equal(xs_arch_reloc_info(R_X86_64_TPOFF32), XS_RELOC_KNOWN | XS_RELOC_TLS);
+	assert_int_equal(xs_arch_reloc_info(R_X86_64_GOTTPOFF),
+	                 XS_RELOC_KNOWN | XS_RELOC_NEEDS_GOT | XS_RELOC_TLS);
+	assert_int_equal(xs_arch_reloc_info(R_X86_64_DTPOFF64), 0);
 	assert_int_equal(xs_arch_reloc_apply(&a, f, &v), -ENOTSUP);
 	a.type = 4000000;
 	assert_int_equal(xs_arch_reloc_apply(&a, f, &v), -ENOTSUP);
@@ -439,6 +581,11 @@ int main(void)
 	    cmocka_unit_test(r_rex_gotpcrelx),
 	    cmocka_unit_test(r_gotpcrel_overflow),
 	    cmocka_unit_test(got_and_stubs_per_symbol),
+	    cmocka_unit_test(r_tpoff32),
+	    cmocka_unit_test(r_tpoff32_overflow),
+	    cmocka_unit_test(r_gottpoff),
+	    cmocka_unit_test(tls_no_block),
+	    cmocka_unit_test(tls_mismatches),
 	    cmocka_unit_test(arch_table),
 	    cmocka_unit_test(arch_is_branch),
 	};

@@ -223,7 +223,7 @@ SEC_TEST(sym_name_unterminated, SH(S_STRTAB)->sh_size -= 1, -ENOEXEC,
 SEC_TEST(sym_binding, eg_sym(&p.o, 3)->st_info = ELF64_ST_INFO(STB_GNU_UNIQUE, STT_OBJECT),
          -ENOTSUP, "symbol 3 ('new_fn'): binding 10 is not supported")
 SEC_TEST(sym_tls, eg_sym(&p.o, 3)->st_info = ELF64_ST_INFO(STB_GLOBAL, STT_TLS), -ENOTSUP,
-         "symbol 3 ('new_fn'): thread-local symbols are not supported")
+         "symbol 3 ('new_fn'): a payload cannot define thread-local variables")
 SEC_TEST(sym_ifunc, eg_sym(&p.o, 3)->st_info = ELF64_ST_INFO(STB_GLOBAL, STT_GNU_IFUNC), -ENOTSUP,
          "indirect functions (STT_GNU_IFUNC) are not supported")
 SEC_TEST(sym_type_unknown, eg_sym(&p.o, 3)->st_info = ELF64_ST_INFO(STB_GLOBAL, 7), -ENOTSUP,
@@ -278,10 +278,10 @@ SEC_TEST(reloc_stn_undef, RELA(S_TEXT, 0)->r_info = ELF64_R_INFO(0, R_X86_64_PLT
 SEC_TEST(reloc_sym_range, RELA(S_TEXT, 1)->r_info = ELF64_R_INFO(500, R_X86_64_PLT32), -ENOEXEC,
          "section 8 (.rela.text): relocation 1 (offset 0xb): symbol index 500 is out of "
          "range (7 symbols)")
-SEC_TEST(reloc_type_unsupported, RELA(S_TEXT, 0)->r_info = ELF64_R_INFO(5, R_X86_64_TPOFF32),
+SEC_TEST(reloc_type_unsupported, RELA(S_TEXT, 0)->r_info = ELF64_R_INFO(5, R_X86_64_DTPOFF64),
          -ENOTSUP,
          "section 8 (.rela.text): relocation 0 (offset 0x2, symbol 'ext_fn') has "
-         "unsupported type R_X86_64_TPOFF32 (23)")
+         "unsupported type R_X86_64_DTPOFF64 (17)")
 SEC_TEST(reloc_type_unknown, RELA(S_TEXT, 0)->r_info = ELF64_R_INFO(5, 200), -ENOTSUP,
          "has unsupported type unknown (200)")
 SEC_TEST(reloc_type_copy, RELA(S_TEXT, 0)->r_info = ELF64_R_INFO(5, R_X86_64_COPY), -ENOTSUP,

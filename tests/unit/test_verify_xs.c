@@ -366,7 +366,7 @@ G_TEST(symref_zero, set_symref(&p, 0, 0, 16), -ENOEXEC,
        "section 7 (.xsplice.symrefs): entry 0: symbol index 0 is out of range (1..6)")
 G_TEST(symref_range, set_symref(&p, 7, 0, 16), -ENOEXEC, "symbol index 7 is out of range")
 G_TEST(symref_flags, set_symref(&p, 4, 2, 16), -ENOEXEC,
-       "section 7 (.xsplice.symrefs): entry 0 ('old_fn'): flags 0x2 are not 0")
+       "section 7 (.xsplice.symrefs): entry 0 ('old_fn'): unknown flags 0x2")
 G_TEST(symref_defined, set_symref(&p, 3, 0, 16), -ENOEXEC,
        "section 7 (.xsplice.symrefs): entry 0 names symbol 3 ('new_fn'), which is defined in "
        "the payload, not undefined")
