@@ -47,6 +47,7 @@ enum {
 	XS_RELOC_NEEDS_GOT = 1u << 0, /* a GOT slot holding S */
 	XS_RELOC_MAY_STUB = 1u << 1,  /* a call/jump: may go through a stub if S is far */
 	XS_RELOC_TLS = 1u << 2,       /* S is a thread-pointer offset (tpoff), not an address */
+	XS_RELOC_TLS_GD = 1u << 3,    /* general-dynamic: relaxed (xs_arch_tls_gd_*) */
 	XS_RELOC_KNOWN = 1u << 31,    /* the type is supported */
 };
 
@@ -91,6 +92,20 @@ int xs_arch_reloc_apply(const struct xs_reloc_args *r, uint8_t *field, int64_t *
  * PLT32 always is; PC32 is when the preceding opcode is call/jmp rel32.
  */
 int xs_arch_reloc_is_branch(uint32_t type, const uint8_t *sec, size_t sec_size, uint64_t off);
+
+/*
+ * General-dynamic TLS access (the ISA's TLSGD relocation) relaxed to
+ * local-exec, for the target's TLS variables, whose thread-pointer offset
+ * the linker knows.  xs_arch_tls_gd_ok: 1 when the relocation at `off`
+ * (addend `addend`) sits in the exact sequence the psABI defines.
+ * xs_arch_tls_gd_is_call: 1 when the relocation (type, off) is that
+ * sequence's call to __tls_get_addr, given the previous relocation of the
+ * section; the linker skips it.  xs_arch_tls_gd_relax rewrites the sequence
+ * around `field` with offset `tpoff`; -ERANGE when it does not fit.
+ */
+int xs_arch_tls_gd_ok(const uint8_t *sec, size_t sec_size, uint64_t off, int64_t addend);
+int xs_arch_tls_gd_is_call(uint32_t prev_type, uint64_t prev_off, uint32_t type, uint64_t off);
+int xs_arch_tls_gd_relax(uint8_t *field, uintptr_t tpoff, int64_t *value);
 
 /*
  * Call stub for a far target: `jmp *slot(%rip)` followed by the 8-byte

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "core/core.h"
 
 /* Sections may ask for at most this alignment: areas start page aligned. */
@@ -119,6 +120,21 @@ static inline Elf64_Rela xs_rela_get(const struct xs_elf *e, unsigned sec, uint6
 static inline uint64_t xs_rela_count(const struct xs_elf *e, unsigned sec)
 {
 	return e->sec[sec].h.sh_size / sizeof(Elf64_Rela);
+}
+
+/* 1 when relocation i of rela section `sec` is the call to __tls_get_addr
+ * of a general-dynamic sequence (relocation i - 1), which the linker
+ * relaxes to local-exec: the call is not relocated, its symbol not needed */
+static inline int xs_rela_is_tls_call(const struct xs_elf *e, unsigned sec, uint64_t i)
+{
+	if (i == 0 || i >= xs_rela_count(e, sec))
+		return 0;
+	Elf64_Rela p = xs_rela_get(e, sec, i - 1), r = xs_rela_get(e, sec, i);
+	uint64_t sym = ELF64_R_SYM(r.r_info);
+	return xs_arch_tls_gd_is_call((uint32_t)ELF64_R_TYPE(p.r_info), p.r_offset,
+	                              (uint32_t)ELF64_R_TYPE(r.r_info), r.r_offset) &&
+	       sym && sym < e->nsyms && e->syms[sym].name &&
+	       strcmp(e->syms[sym].name, "__tls_get_addr") == 0;
 }
 
 /* a funcs entry's name as the payload spells it, "?" when it cannot tell */

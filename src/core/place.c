@@ -156,6 +156,8 @@ static int relocate_one(struct xs_place *p, unsigned ri, uint64_t k)
 
 	if (xs_arch_reloc_width(a.type) == 0)
 		return 0; /* R_X86_64_NONE: no field, no symbol needed */
+	if (xs_rela_is_tls_call(e, ri, k))
+		return 0; /* relaxed away with the TLSGD before it */
 	rc = xs_place_symbol(p, sym, &s);
 	if (rc)
 		return rc;
@@ -164,7 +166,10 @@ static int relocate_one(struct xs_place *p, unsigned ri, uint64_t k)
 	a.P = xs_place_sec_addr(p, ti) + r.r_offset;
 	if (info & XS_RELOC_NEEDS_GOT)
 		a.G = p->rg[XS_AREA_R].addr + e->got_off + 8ull * (uint64_t)y->got;
-	rc = xs_arch_reloc_apply(&a, field, &value);
+	if (info & XS_RELOC_TLS_GD)
+		rc = xs_arch_tls_gd_relax(field, s, &value);
+	else
+		rc = xs_arch_reloc_apply(&a, field, &value);
 	if (rc == -ERANGE && y->stub >= 0 &&
 	    xs_arch_reloc_is_branch(a.type, t->data, t->h.sh_size, r.r_offset)) {
 		/* a call to a far function (libc): through the payload's stub */

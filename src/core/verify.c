@@ -133,7 +133,8 @@ static int check_alloc_section(struct xs_elf *e, unsigned i, struct xs_err *err)
 		                  SEC_ARG(e, i));
 	if (h->sh_flags & SHF_TLS)
 		return xs_err_set(err, -ENOTSUP,
-		                  SEC_FMT ": thread-local storage is not supported in a payload",
+		                  SEC_FMT ": a payload cannot define thread-local storage (only "
+		                          "the target's own TLS variables are reachable)",
 		                  SEC_ARG(e, i));
 	if (h->sh_flags & SHF_COMPRESSED)
 		return xs_err_set(err, -ENOTSUP,

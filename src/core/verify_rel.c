@@ -129,6 +129,17 @@ static int check_rela(struct xs_elf *e, unsigned ri, uint64_t k, struct xs_err *
 		                  SEC_ARG(e, ri), (unsigned long)k, xs_arch_reloc_name(type),
 		                  (unsigned long)r.r_offset, width, SEC_ARG(e, ti),
 		                  (unsigned long)t->h.sh_size);
+	if (xs_rela_is_tls_call(e, ri, k))
+		return 0; /* the call of a general-dynamic sequence: relaxed away */
+	if ((info & XS_RELOC_TLS_GD) &&
+	    (!t->data || !xs_arch_tls_gd_ok(t->data, t->h.sh_size, r.r_offset, r.r_addend) ||
+	     k + 1 >= xs_rela_count(e, ri) || !xs_rela_is_tls_call(e, ri, k + 1)))
+		return xs_err_set(err, -ENOTSUP,
+		                  SEC_FMT ": relocation %lu (%s at offset 0x%lx) is not in the "
+		                          "general-dynamic code sequence the psABI defines (followed "
+		                          "by the call to __tls_get_addr), so it cannot be relaxed",
+		                  SEC_ARG(e, ri), (unsigned long)k, xs_arch_reloc_name(type),
+		                  (unsigned long)r.r_offset);
 	y = &e->syms[sym];
 	if (y->s.st_shndx != SHN_UNDEF && y->s.st_shndx < e->nsec && !e->sec[y->s.st_shndx].alloc)
 		return xs_err_set(err, -ENOEXEC,

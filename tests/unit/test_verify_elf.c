@@ -157,7 +157,7 @@ SEC_TEST(section_overlaps_shdrs, SH(S_RODATA)->sh_offset = p.o.shoff + 3, -ENOEX
 SEC_TEST(section_wx, SH(S_TEXT)->sh_flags |= SHF_WRITE, -EPERM,
          "section 1 (.text): section is both writable and executable (W^X)")
 SEC_TEST(section_tls, SH(S_DATA)->sh_flags |= SHF_TLS, -ENOTSUP,
-         "section 3 (.data): thread-local storage is not supported")
+         "section 3 (.data): a payload cannot define thread-local storage")
 SEC_TEST(section_compressed_alloc, SH(S_DATA)->sh_flags |= SHF_COMPRESSED, -ENOTSUP,
          "section 3 (.data): compressed allocated sections are not supported")
 SEC_TEST(section_rel_refused, SH(S_RELA_TEXT)->sh_type = SHT_REL, -ENOTSUP,

@@ -28,6 +28,8 @@ const struct xs_reloc_desc xs_reloc_table[] = {
      * the GOT slot holds it (initial-exec) */
     R(R_X86_64_TPOFF32, XS_RK_ABS32S, 4, XS_RELOC_TLS),
     R(R_X86_64_GOTTPOFF, XS_RK_GOTPC32, 4, XS_RELOC_NEEDS_GOT | XS_RELOC_TLS),
+    /* general-dynamic, relaxed to local-exec (tls.c) */
+    R(R_X86_64_TLSGD, XS_RK_NONE, 4, XS_RELOC_TLS | XS_RELOC_TLS_GD),
 };
 const size_t xs_reloc_table_len = sizeof(xs_reloc_table) / sizeof(xs_reloc_table[0]);
 
@@ -45,7 +47,6 @@ static const char *const unsupported_names[] = {
     [R_X86_64_DTPMOD64] = "R_X86_64_DTPMOD64",
     [R_X86_64_DTPOFF64] = "R_X86_64_DTPOFF64",
     [R_X86_64_TPOFF64] = "R_X86_64_TPOFF64",
-    [R_X86_64_TLSGD] = "R_X86_64_TLSGD",
     [R_X86_64_TLSLD] = "R_X86_64_TLSLD",
     [R_X86_64_DTPOFF32] = "R_X86_64_DTPOFF32",
     [R_X86_64_GOTOFF64] = "R_X86_64_GOTOFF64",

@@ -362,12 +362,12 @@ static void include_sec(struct df_obj *o, struct df_sec *s, int *more)
  * included too; refuse what cannot be expressed. */
 /* TLS relocation types the runtime cannot serve: 1; the local-exec and
  * initial-exec forms, which it resolves against the target's static TLS
- * block (R_X86_64_TPOFF32, R_X86_64_GOTTPOFF): 0, like any reference. */
+ * block (R_X86_64_TPOFF32, R_X86_64_GOTTPOFF), and general-dynamic, which
+ * its linker relaxes to local-exec (R_X86_64_TLSGD): 0, like any reference. */
 static int tls_reloc(uint32_t type)
 {
 	switch (type) {
 	case R_X86_64_TPOFF64:
-	case R_X86_64_TLSGD:
 	case R_X86_64_TLSLD:
 	case R_X86_64_DTPOFF32:
 	case R_X86_64_DTPOFF64:
@@ -388,11 +388,10 @@ static void walk_rel(struct df_ctx *c, struct df_sec *from, const struct df_rel 
 		struct df_sym *f = sec_primary(o, from);
 		df_note(&c->rep, DN_REFUSED, f ? f->name : from->name,
 		        "uses the thread-local variable '%s' through the %s model, which payload "
-		        "code cannot use; only local-exec and initial-exec reach the target's TLS "
-		        "(build without -fPIC, or with -ftls-model=initial-exec)",
+		        "code cannot use; local-exec, initial-exec and general-dynamic reach the "
+		        "target's TLS (build without -fPIC, or with -ftls-model=initial-exec)",
 		        y->type == STT_SECTION && y->sec ? o->secs[y->sec].name : y->name,
-		        r->type == R_X86_64_TLSGD ? "general-dynamic"
-		        : r->type == R_X86_64_TLSLD || r->type == R_X86_64_DTPOFF32 ||
+		        r->type == R_X86_64_TLSLD || r->type == R_X86_64_DTPOFF32 ||
 		                r->type == R_X86_64_DTPOFF64
 		            ? "local-dynamic"
 		        : r->type == R_X86_64_TPOFF64 ? "64-bit local-exec"

@@ -128,6 +128,8 @@ static int resolve_one(struct pk_ctx *c, const struct hints *h, size_t i, struct
 			                  spec, e2.msg);
 	} else {
 		rc = xt_lookup(&c->tgt, name, &ts, &e2);
+		if (rc == -ENOENT && strcmp(name, "__tls_get_addr") == 0)
+			return 0; /* the call of a TLS sequence the agent relaxes away */
 		if (rc == -ENOENT) {
 			pk_verbose(
 			    c, "%-24s not in the target: left for the agent (shared libraries)\n",
@@ -174,6 +176,13 @@ int pk_resolve(struct pk_ctx *c, struct xs_err *err)
 			rc = resolve_one(c, &h, i, err);
 		else if (s->st_shndx == SHN_COMMON)
 			rc = xs_err_set(err, -EINVAL, "'%s' is a common symbol",
+			                pk_sym_name(&c->obj, i));
+		else if (ELF64_ST_TYPE(s->st_info) == STT_TLS)
+			rc = xs_err_set(err, -EINVAL,
+			                "'%s' is a new thread-local variable: a payload cannot add "
+			                "TLS, threads that already run have no room for it (the "
+			                "target's own __thread variables are reachable; for new "
+			                "per-thread state use a shadow variable keyed by thread)",
 			                pk_sym_name(&c->obj, i));
 	}
 	free(h.v);
