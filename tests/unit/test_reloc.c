@@ -517,6 +517,94 @@ static void tls_mismatches(void **state)
 	rt_done(&t);
 }
 
+/*
+ * General-dynamic: .text.t holds the psABI sequence (data16 lea x@tlsgd(%rip),
+ * %rdi; data16 data16 rex64 call __tls_get_addr) with TLSGD at 4 and the
+ * call's relocation (`call_type`, 0: none) at 12 against __tls_get_addr,
+ * which no one resolves: the linker must not need it.  `bad` is a byte
+ * index of the sequence to corrupt (-1: none).
+ */
+static int gd_run(struct rt *t, uint32_t call_type, int64_t A, int bad)
+{
+	uint8_t seq[16] = {0x66, 0x48, 0x8d, 0x3d, 0, 0, 0, 0, 0x66, 0x66, 0x48, 0xe8, 0, 0, 0, 0};
+	unsigned x, g;
+	struct xsplice_symref r[2];
+
+	if (bad >= 0)
+		seq[bad] ^= 0xff;
+	memset(t, 0, sizeof(*t));
+	eg_minimal(&t->p.g, &t->p.m);
+	t->sec =
+	    eg_add_sec(&t->p.g, ".text.t", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, 16, seq, 16);
+	eg_add_sym(&t->p.g, "seq", STB_GLOBAL, STT_FUNC, t->sec, 0, 16);
+	x = eg_add_sym(&t->p.g, "x", STB_GLOBAL, STT_TLS, SHN_UNDEF, 0, 0);
+	g = eg_add_sym(&t->p.g, "__tls_get_addr", STB_GLOBAL, STT_NOTYPE, SHN_UNDEF, 0, 0);
+	eg_add_rel(&t->p.g, t->sec, 4, x, R_X86_64_TLSGD, A);
+	if (call_type)
+		eg_add_rel(&t->p.g, t->sec, 12, g, call_type, -4);
+	r[0] = (struct xsplice_symref){t->p.m.sym_old, 0, 0x1230};
+	r[1] = (struct xsplice_symref){x, XSPLICE_SYMREF_TLS, 0x20};
+	eg_set_data(&t->p.g, t->p.m.symrefs, r, sizeof(r));
+	ut_host_init(&t->h, 0);
+	ut_host_add(&t->h, "ext_fn", BASE + 0x100000);
+	ut_host_add(&t->h, "counter", BASE + 0x100000);
+	t->h.h.target_tls = 1;
+	t->h.h.target_tls_tpoff = TLS_BLOCK;
+	eg_build(&t->p.g, &t->p.o);
+	t->rc = xs_payload_verify(t->p.o.buf, t->p.o.len, &t->e, &t->err);
+	if (t->rc)
+		return t->rc;
+	t->rc = ut_place(t->e, BASE, &t->h, &t->pl, &t->err);
+	assert_true(ut_guards_ok(&t->pl));
+	if (t->rc == 0) {
+		t->P = ut_sym_addr(&t->pl, "seq");
+		t->field = ut_stage_of(&t->pl, t->P);
+	}
+	return t->rc;
+}
+
+static void r_tlsgd_relaxed(void **state)
+{
+	/* mov %fs:0,%rax; lea tpoff(%rax),%rax */
+	static const uint8_t le[12] = {0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0, 0x48, 0x8d, 0x80};
+	uint32_t call_types[2] = {R_X86_64_PLT32, R_X86_64_PC32};
+	struct rt t;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(gd_run(&t, call_types[i], -4, -1), 0);
+		assert_memory_equal(t.field, le, sizeof(le));
+		assert_int_equal((int32_t)rd32(t.field + 12), TLS_BLOCK + 0x20);
+		assert_int_equal(t.pl.lay.nstubs, 1); /* ext_fn's only: no stub for the call */
+		assert_int_equal(t.h.calls, 2);       /* __tls_get_addr never looked up */
+		rt_done(&t);
+	}
+}
+
+/* anything but the exact sequence is refused, never half rewritten */
+static void r_tlsgd_refused(void **state)
+{
+	struct rt t;
+
+	(void)state;
+	gd_run(&t, 0, -4, -1);
+	tls_expect(&t, -ENOTSUP,
+	           "relocation 0 (R_X86_64_TLSGD at offset 0x4) is not in the "
+	           "general-dynamic code sequence");
+	rt_done(&t);
+	for (int bad = 0; bad < 12; bad += (bad == 3 ? 5 : 1)) {
+		gd_run(&t, R_X86_64_PLT32, -4, bad);
+		tls_expect(&t, -ENOTSUP, "is not in the general-dynamic code sequence");
+		rt_done(&t);
+	}
+	gd_run(&t, R_X86_64_PLT32, 0, -1);
+	tls_expect(&t, -ENOTSUP, "is not in the general-dynamic code sequence");
+	rt_done(&t);
+	gd_run(&t, R_X86_64_GOTPCRELX, -4, -1); /* call *__tls_get_addr@GOTPCREL: not relaxed */
+	tls_expect(&t, -ENOTSUP, "is not in the general-dynamic code sequence");
+	rt_done(&t);
+}
+
 /* ---- the arch table ------------------------------------------------------------------------- */
 
 static void arch_table(void **state)
@@ -586,6 +674,8 @@ int main(void)
 	    cmocka_unit_test(r_gottpoff),
 	    cmocka_unit_test(tls_no_block),
 	    cmocka_unit_test(tls_mismatches),
+	    cmocka_unit_test(r_tlsgd_relaxed),
+	    cmocka_unit_test(r_tlsgd_refused),
 	    cmocka_unit_test(arch_table),
 	    cmocka_unit_test(arch_is_branch),
 	};
