@@ -1,0 +1,7 @@
+#include "perthread.h"
+
+int bump(void)
+{
+	calls += 1;
+	return calls;
+}

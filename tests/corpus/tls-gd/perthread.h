@@ -1,0 +1,3 @@
+int bump(void);
+/* A per-thread counter, defined in main.c. */
+extern __thread int calls;
