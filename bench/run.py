@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench"))
 import xsplice  # noqa: E402
 import manyfuncs  # noqa: E402
+import windows  # noqa: E402
 
 TARGET_FLAGS = ["-O2", "-g", "-ffunction-sections", "-fdata-sections", "-Wl,--build-id", "-pthread"]
 PAYLOAD_FLAGS = ["-O2", "-fPIC", "-ffunction-sections", "-fdata-sections", f"-I{ROOT / 'include'}"]
@@ -249,7 +250,8 @@ def main():
         calls = bench_calls(tmp)
         print("bench: (c) upload + link")
         upload = bench_upload(tmp)
-    write_report(pause, calls, upload)
+        write_report(pause, calls, upload)
+        windows.run(tmp, build_target, build_payload)
 
 
 if __name__ == "__main__":
