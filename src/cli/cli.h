@@ -4,6 +4,7 @@
 #define XS_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -33,6 +34,8 @@ int cmd_ps(struct cli *c);
 int cmd_run(struct cli *c);
 
 /* "xsplice: ..." on stderr */
+/* s with control characters other than newline and tab as \\xNN. */
+void cli_put_text(FILE *f, const char *s, size_t n);
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* exit status for an xsctl status */
 int cli_exit_status(int status);

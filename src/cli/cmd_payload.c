@@ -8,6 +8,10 @@
 #include "cli/cli.h"
 
 /* Attach to -p PID; NULL (message printed) on failure. */
+static int attach_status = EXIT_ERROR;
+
+/* NULL on failure, with the exit status in attach_status (2 for a process
+ * that is stopped or does not answer in time: a retry can succeed). */
 static xsctl *attach(const struct cli *c)
 {
 	xsctl *h = xsctl_new();
@@ -15,7 +19,12 @@ static xsctl *attach(const struct cli *c)
 		cli_err("out of memory");
 		return NULL;
 	}
-	if (xsctl_attach(h, c->pid) < 0) {
+	/* --timeout bounds every wait for a process that does not answer */
+	if (c->timeout_ms)
+		xsctl_set_connect_timeout(h, (int)c->timeout_ms);
+	int rc = xsctl_attach(h, c->pid);
+	if (rc < 0) {
+		attach_status = cli_exit_status(rc);
 		cli_err("%s", xsctl_error(h));
 		xsctl_free(h);
 		return NULL;
@@ -49,7 +58,7 @@ int cmd_upload(struct cli *c)
 {
 	xsctl *h = attach(c);
 	if (!h)
-		return EXIT_ERROR;
+		return attach_status;
 	int ex = upload(h, c->argv[0], c->argv[1], c->argv + 2);
 	xsctl_free(h);
 	return ex;
@@ -72,7 +81,7 @@ static int one_action(struct cli *c, enum xsctl_action act)
 {
 	xsctl *h = attach(c);
 	if (!h)
-		return EXIT_ERROR;
+		return attach_status;
 	int ex = action(c, h, c->argv[0], act);
 	xsctl_free(h);
 	return ex;
@@ -117,7 +126,7 @@ int cmd_load(struct cli *c)
 	xsctl *h = name ? attach(c) : NULL;
 	if (!h) {
 		free(name);
-		return EXIT_ERROR;
+		return name ? attach_status : EXIT_ERROR;
 	}
 	char *no_params[] = {NULL};
 	int ex = upload(h, name, c->argv[0], no_params);
