@@ -51,7 +51,7 @@ class Fresh:
         sock = Path(sockdir) / f"{self.proc.pid}.sock"
         while not sock.exists():
             time.sleep(0.01)
-        self.x = xsplice.Process(socket=str(sock))
+        self.x = xsplice.Process(socket=str(sock), io_timeout_ms=600000)
 
     def close(self):
         self.x.close()
@@ -126,7 +126,7 @@ def bench_kvd(tmp):
     sock = sockdir / f"{kvd.pid}.sock"
     while not sock.exists():
         time.sleep(0.01)
-    x = xsplice.Process(socket=str(sock))
+    x = xsplice.Process(socket=str(sock), io_timeout_ms=600000)
     try:
         x.upload("fix", str(tmp / "fix-ping" / "fix-ping.xsplice"))
         spent = []
@@ -151,10 +151,13 @@ def bench_kvd(tmp):
     return without, with_cycles, spent[0], statistics.median(pauses) if pauses else 0
 
 
-def section(rows, kvd):
+def section(rows, kvd, load):
     without, with_cycles, secs, pause = kvd
     lines = [
         HEADING,
+        "",
+        f"Load average during this section: {load[0]:.1f} at its start, {load[1]:.1f} at its end"
+        f" ({os.cpu_count()} CPUs; the machine is shared, so the absolute figures are noisy).",
         "",
         "Pause (first signal to release, as the agent measures it) of a fresh process's first",
         "apply, and of a warm apply (median of the next 7), with threads that are busy, loop on",
@@ -208,10 +211,11 @@ def write_section(lines):
 
 def run(tmp, build_target, build_payload):
     print("bench: (d) quiesce windows")
+    load0 = os.getloadavg()[0]
     rows = bench_windows(tmp, build_target, build_payload)
     print("bench: (d) kvd latency under apply/revert cycles")
     kvd = bench_kvd(tmp)
-    write_section(section(rows, kvd))
+    write_section(section(rows, kvd, (load0, os.getloadavg()[0])))
 
 
 if __name__ == "__main__":  # this section alone: python3 bench/windows.py
