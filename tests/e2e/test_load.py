@@ -7,12 +7,10 @@
   - The demo service (kvd) under client load while 200 apply/revert cycles
     run: no request fails.
 """
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
