@@ -87,6 +87,11 @@ def bench_windows(tmp, build_target, build_payload):
     rows = []
     for kind in KINDS:
         for n in SIZES:
+            if kind == "busy" and n > os.cpu_count() * 100:
+                # 1000 busy threads on 2 CPUs leave the agent's control
+                # thread 1/1000 of a CPU: one attempt took 87 s here
+                rows.append((kind, n, None, None, None, None))
+                continue
             ff, fw = first_and_warm(exe, n, kind, "floor", tmp / "wfloor.xsplice", sockdir)
             af, aw = first_and_warm(exe, n, kind, "work", tmp / "wpause.xsplice", sockdir)
             rows.append((kind, n, af, ff, aw, fw))
@@ -170,6 +175,10 @@ def section(rows, kvd, load):
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for kind, n, af, ff, aw, fw in rows:
+        if af is None:
+            lines.append(f"| {n} | {kind} | not measured: more than 100 busy threads per CPU "
+                         "starve the agent's control thread | | | | | |")
+            continue
         lines.append(f"| {n} | {kind} | {af:.0f} | {ff:.0f} | {af / ff:.2f} | {aw:.0f} | {fw:.0f} "
                      f"| {aw / fw:.2f} |")
     lines += [
