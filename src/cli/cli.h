@@ -15,6 +15,8 @@ struct cli {
 	uint32_t quiesce_ms; /* --quiesce-timeout: per attempt */
 	int json;            /* --json */
 	int nodeps;          /* --nodeps */
+	int attach;          /* --attach (load, upload) */
+	int all;             /* --all (ps) */
 	int argc;            /* the command's positional arguments */
 	char **argv;
 };
@@ -31,6 +33,13 @@ int cmd_dump(struct cli *c);
 int cmd_history(struct cli *c);
 int cmd_ps(struct cli *c);
 int cmd_run(struct cli *c);
+int cmd_attach(struct cli *c);
+
+/* --attach of load and upload: bring the agent in first when it is not
+ * there. 0, or the exit status of the failed attach. */
+int cli_attach_agent(const struct cli *c, int quiet);
+/* The agent's path: $XSPLICE_AGENT, else ../lib/libxsplice.so next to us. */
+int cli_find_agent(char *out, size_t n);
 
 /* "xsplice: ..." on stderr */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

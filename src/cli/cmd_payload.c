@@ -10,6 +10,8 @@
 /* Attach to -p PID; NULL (message printed) on failure. */
 static xsctl *attach(const struct cli *c)
 {
+	if (c->attach && cli_attach_agent(c, 1) != EXIT_DONE)
+		return NULL;
 	xsctl *h = xsctl_new();
 	if (!h) {
 		cli_err("out of memory");

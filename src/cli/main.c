@@ -17,7 +17,7 @@
 
 #include "cli/cli.h"
 
-enum { OPT_JSON = 1u << 0, OPT_NODEPS = 1u << 1 };
+enum { OPT_JSON = 1u << 0, OPT_NODEPS = 1u << 1, OPT_ATTACH = 1u << 2, OPT_ALL = 1u << 3 };
 
 struct command {
 	const char *name;
@@ -30,8 +30,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"upload", "NAME FILE [key=value...]", "upload a payload (verified, linked: CHECKED)", 1, 2, -1,
-     0, cmd_upload},
+    {"upload", "NAME FILE [key=value...] [--attach]",
+     "upload a payload (verified, linked: CHECKED)", 1, 2, -1, OPT_ATTACH, cmd_upload},
     {"list", "[--json]", "list the payloads, their state, build-ids and metadata", 1, 0, 0,
      OPT_JSON, cmd_list},
     {"apply", "NAME [--nodeps]", "switch a CHECKED payload on (APPLIED)", 1, 1, 1, OPT_NODEPS,
@@ -40,14 +40,17 @@ static const struct command commands[] = {
     {"replace", "NAME [--nodeps]", "revert every applied payload and apply NAME, atomically", 1, 1,
      1, OPT_NODEPS, cmd_replace},
     {"unload", "NAME", "free a CHECKED payload", 1, 1, 1, 0, cmd_unload},
-    {"load", "FILE [--nodeps]", "upload and apply FILE under its base name", 1, 1, 1, OPT_NODEPS,
-     cmd_load},
+    {"load", "FILE [--nodeps] [--attach]", "upload and apply FILE under its base name", 1, 1, 1,
+     OPT_NODEPS | OPT_ATTACH, cmd_load},
     {"info", "[--json]", "the agent's version, the process's modules and build-ids", 1, 0, 0,
      OPT_JSON, cmd_info},
     {"dump", "", "everything the agent knows", 1, 0, 0, 0, cmd_dump},
     {"history", "[--json]", "the recent actions and their results", 1, 0, 0, OPT_JSON, cmd_history},
-    {"ps", "[--json]", "processes that carry an agent", 0, 0, 0, OPT_JSON, cmd_ps},
+    {"ps", "[--all] [--json]", "processes that carry an agent (--all: and attachable ones)", 0, 0,
+     0, OPT_JSON | OPT_ALL, cmd_ps},
     {"run", "[--] CMD [ARG...]", "run CMD with the agent preloaded", 0, 1, -1, 0, cmd_run},
+    {"attach", "[--json]", "load the agent into a process started without it", 1, 0, 0, OPT_JSON,
+     cmd_attach},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -84,6 +87,8 @@ static void usage(FILE *f)
 	           "  --json                    JSON output (list, info, history, ps)\n"
 	           "  --nodeps                  apply an independent payload (check only the\n"
 	           "                            target build-id)\n"
+	           "  --attach                  (load, upload) attach the agent first if needed\n"
+	           "  --all                     (ps) also list the processes one may attach to\n"
 	           "  -h, --help, --version\n"
 	           "\nexit status: 0 done, 1 error, 2 busy (try again).  See xsplice(1).\n");
 }
@@ -151,6 +156,10 @@ static int parse_option(int argc, char **argv, int *i, struct cli *c)
 		return c->json = 1, 0;
 	if (!strcmp(a, "--nodeps"))
 		return c->nodeps = 1, 0;
+	if (!strcmp(a, "--attach"))
+		return c->attach = 1, 0;
+	if (!strcmp(a, "--all"))
+		return c->all = 1, 0;
 	if (!strncmp(a, "-p", 2) || opt_is(a, "--pid"))
 		return (v = opt_value(argc, argv, i, "-p")) ? parse_pid(v, &c->pid) : -1;
 	if (opt_is(a, "--timeout"))
@@ -229,6 +238,10 @@ static int check_use(const struct command *cmd, const struct cli *c)
 	}
 	if ((c->json && !(cmd->opts & OPT_JSON)) || (c->nodeps && !(cmd->opts & OPT_NODEPS))) {
 		cli_err("%s does not take %s", cmd->name, c->json ? "--json" : "--nodeps");
+		return -1;
+	}
+	if ((c->attach && !(cmd->opts & OPT_ATTACH)) || (c->all && !(cmd->opts & OPT_ALL))) {
+		cli_err("%s does not take %s", cmd->name, c->attach ? "--attach" : "--all");
 		return -1;
 	}
 	return 0;
