@@ -83,12 +83,13 @@ static int yama_scope(void)
 	return v;
 }
 
-/* A non-dumpable process's /proc files belong to root, not to its uid. */
+/* A non-dumpable process's /proc/PID/ files belong to root, not to its
+ * uid (the directory itself may keep the old owner). */
 static int non_dumpable(pid_t pid)
 {
 	char path[64];
 	struct stat st;
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	unsigned uid = euid_of(pid);
 	return !stat(path, &st) && uid != (unsigned)-1 && uid != 0 && st.st_uid == 0;
 }

@@ -5,7 +5,8 @@
  *   -s N   N CPU-bound threads spinning (and calling value())
  *   -b N   N threads blocked in read() on a private pipe
  *   -m M   mode: traced (a child process traces us), seccomp (an
- *          allow-all seccomp filter), nodump (PR_SET_DUMPABLE 0)
+ *          allow-all seccomp filter), nodump (PR_SET_DUMPABLE 0), spin (the
+ *          main thread computes forever and reads nothing)
  * Requests on stdin, read with read(2) (no stdio buffering), one line each:
  *   value        -> "value V"
  *   check        -> "calls N bad M"
@@ -39,6 +40,7 @@ __attribute__((noinline)) long value(void)
 
 static atomic_long calls, bad;
 static int block_pipe[2];
+static int spin_main;
 
 static void *worker(void *arg)
 {
@@ -105,7 +107,9 @@ static void request(char *line)
 
 static void mode(const char *m)
 {
-	if (!strcmp(m, "nodump")) {
+	if (!strcmp(m, "spin")) {
+		spin_main = 1;
+	} else if (!strcmp(m, "nodump")) {
 		prctl(PR_SET_DUMPABLE, 0);
 	} else if (!strcmp(m, "seccomp")) {
 		struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
@@ -119,6 +123,7 @@ static void mode(const char *m)
 		if (pipe(ready))
 			exit(4);
 		if (fork() == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with the traced parent */
 			int ok = !ptrace(PTRACE_SEIZE, parent, 0, 0);
 			if (write(ready[1], &ok, sizeof(ok)) < 0)
 				_exit(4);
@@ -152,6 +157,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nblock; i++)
 		pthread_create(&t, NULL, blocked, NULL);
 	say("ready %d", (int)getpid());
+	if (spin_main)
+		worker(NULL);
 	char buf[4096];
 	size_t len = 0;
 	for (;;) {
