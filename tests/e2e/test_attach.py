@@ -186,6 +186,20 @@ def test_hundred_threads_half_blocked_half_spinning(built, plain):
     assert int(t.query("check").split()[3]) == 0
 
 
+def test_a_program_using_the_default_signal_keeps_it(built, plain):
+    """The program handles SIGRTMIN+8 (the agent's default): the agent
+    attached late takes another, free, real-time signal."""
+    t = ready(plain([built["target"], "-w", "2", "-m", "rtsig"]))
+    t.blocked_in(SYS_READ)
+    assert t.query("rtsig") == "rtsig 1"
+    t.cli("load", "--attach", built["payload"], check=0)
+    assert t.query("value") == "value 2"
+    assert t.query("rtsig") == "rtsig 2"
+    t.cli("revert", "p_attach", check=0)
+    assert t.query("rtsig") == "rtsig 3"
+    assert int(t.query("check").split()[3]) == 0
+
+
 def test_a_debian_program_and_its_shared_library(tmp_path, plain, sockdir):
     """/usr/bin/python3 (Debian's, not built here) computes zlib CRCs with
     libz.so.1; a hand-written payload packed against that library changes

@@ -6,12 +6,14 @@
  *   -b N   N threads blocked in read() on a private pipe
  *   -m M   mode: traced (a child process traces us), seccomp (an
  *          allow-all seccomp filter), nodump (PR_SET_DUMPABLE 0), spin (the
- *          main thread computes forever and reads nothing)
+ *          main thread computes forever and reads nothing), rtsig (the
+ *          program handles SIGRTMIN+8, the agent's default signal)
  * Requests on stdin, read with read(2) (no stdio buffering), one line each:
  *   value        -> "value V"
  *   check        -> "calls N bad M"
  *   line TEXT    -> "TEXT V"
  *   sleep MS     -> nanosleep(MS) then "slept MS elapsed E" (E in ms)
+ *   rtsig        -> raise(SIGRTMIN+8), "rtsig N" (times the handler ran)
  * A read() failing with EINTR is answered "eintr" (the tests want none).
  */
 #include <errno.h>
@@ -41,6 +43,13 @@ __attribute__((noinline)) long value(void)
 static atomic_long calls, bad;
 static int block_pipe[2];
 static int spin_main;
+static volatile sig_atomic_t rt_count;
+
+static void on_rt(int sig)
+{
+	(void)sig;
+	rt_count++;
+}
 
 static void *worker(void *arg)
 {
@@ -93,6 +102,9 @@ static void request(char *line)
 		say("calls %ld bad %ld", atomic_load(&calls), atomic_load(&bad));
 	} else if (!strncmp(line, "line ", 5)) {
 		say("%s %ld", line + 5, value());
+	} else if (!strcmp(line, "rtsig")) {
+		raise(SIGRTMIN + 8);
+		say("rtsig %d", (int)rt_count);
 	} else if (!strncmp(line, "sleep ", 6)) {
 		long ms = atol(line + 6);
 		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
@@ -109,6 +121,9 @@ static void mode(const char *m)
 {
 	if (!strcmp(m, "spin")) {
 		spin_main = 1;
+	} else if (!strcmp(m, "rtsig")) {
+		struct sigaction sa = {.sa_handler = on_rt};
+		sigaction(SIGRTMIN + 8, &sa, NULL);
 	} else if (!strcmp(m, "nodump")) {
 		prctl(PR_SET_DUMPABLE, 0);
 	} else if (!strcmp(m, "seccomp")) {
