@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench"))
 import xsplice  # noqa: E402
 import manyfuncs  # noqa: E402
+import attachbench  # noqa: E402
 
 TARGET_FLAGS = ["-O2", "-g", "-ffunction-sections", "-fdata-sections", "-Wl,--build-id", "-pthread"]
 PAYLOAD_FLAGS = ["-O2", "-fPIC", "-ffunction-sections", "-fdata-sections", f"-I{ROOT / 'include'}"]
@@ -183,7 +184,7 @@ def cpu_model():
     return platform.processor()
 
 
-def write_report(pause, calls, upload):
+def write_report(pause, calls, upload, extra=()):
     base, patched, ratio = calls
     out = ROOT / "docs" / "performance.md"
     lines = [
@@ -236,6 +237,7 @@ def write_report(pause, calls, upload):
         "|---:|---:|---:|---:|---:|",
     ]
     lines += [f"| {k} | {s} | {u:.2f} | {d:.2f} | {r:.2f} |" for k, s, u, d, r in upload]
+    lines += list(extra)
     out.write_text("\n".join(lines) + "\n")
     print(f"bench: wrote {out.relative_to(ROOT)}")
 
@@ -249,7 +251,9 @@ def main():
         calls = bench_calls(tmp)
         print("bench: (c) upload + link")
         upload = bench_upload(tmp)
-    write_report(pause, calls, upload)
+        print("bench: (d) attach")
+        attach = attachbench.section(attachbench.run(tmp, build_target))
+    write_report(pause, calls, upload, attach)
 
 
 if __name__ == "__main__":
