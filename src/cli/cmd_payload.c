@@ -7,11 +7,16 @@
 
 #include "cli/cli.h"
 
+/* The exit status when attach() fails: 2 when --attach found no thread at
+ * a safe point (a retry can succeed), else 1. */
+static int attach_failed = EXIT_ERROR;
+
 /* Attach to -p PID; NULL (message printed) on failure. */
 static xsctl *attach(const struct cli *c)
 {
-	if (c->attach && cli_attach_agent(c, 1) != EXIT_DONE)
+	if (c->attach && (attach_failed = cli_attach_agent(c, 1)) != EXIT_DONE)
 		return NULL;
+	attach_failed = EXIT_ERROR;
 	xsctl *h = xsctl_new();
 	if (!h) {
 		cli_err("out of memory");
@@ -51,7 +56,7 @@ int cmd_upload(struct cli *c)
 {
 	xsctl *h = attach(c);
 	if (!h)
-		return EXIT_ERROR;
+		return attach_failed;
 	int ex = upload(h, c->argv[0], c->argv[1], c->argv + 2);
 	xsctl_free(h);
 	return ex;
@@ -118,8 +123,9 @@ int cmd_load(struct cli *c)
 	char *name = base_name(c->argv[0]);
 	xsctl *h = name ? attach(c) : NULL;
 	if (!h) {
+		int ex = name ? attach_failed : EXIT_ERROR;
 		free(name);
-		return EXIT_ERROR;
+		return ex;
 	}
 	char *no_params[] = {NULL};
 	int ex = upload(h, name, c->argv[0], no_params);

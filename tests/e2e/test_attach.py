@@ -352,6 +352,8 @@ def test_busy_when_no_thread_waits(built, plain):
     t = ready(plain([built["target"], "-w", "0", "-s", "2", "-m", "spin"]))
     p = t.cli("attach")
     assert p.returncode == 2 and "try again" in p.stderr, p.stderr
+    p = t.cli("load", "--attach", built["payload"])
+    assert p.returncode == 2 and "try again" in p.stderr, p.stderr
     assert not t.has_agent() and t.status("TracerPid") == "0"
 
 
