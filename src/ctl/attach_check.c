@@ -181,6 +181,12 @@ int xs_attach_check(pid_t pid, const char *agent_path, char *why, size_t whylen)
 		                "a process has one tracer at a time: detach it first",
 		                (int)pid, v),
 		       -EBUSY;
+	if (!status_field(pid, "State", v, sizeof(v)) && (v[0] == 'T' || v[0] == 't'))
+		return snprintf(why, whylen,
+		                "process %d is stopped (%s); continue it first (kill -CONT %d): "
+		                "the loader must run in it",
+		                (int)pid, v, (int)pid),
+		       -EBUSY;
 	if (!status_field(pid, "Seccomp", v, sizeof(v)) && strcmp(v, "0"))
 		return snprintf(why, whylen,
 		                "process %d runs under seccomp (%s mode): the loader and the agent "

@@ -10,6 +10,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -257,6 +258,21 @@ def test_refuses_a_traced_program(built, plain):
     t = ready(plain([built["target"], "-m", "traced"]))
     p = t.cli("attach")
     assert p.returncode == 1 and "already traced by process" in p.stderr, p.stderr
+    still_itself(t)
+
+
+def test_refuses_a_stopped_program(built, plain):
+    t = ready(plain([built["target"]]))
+    os.kill(t.pid, signal.SIGSTOP)
+    try:
+        for _ in range(500):
+            if t.status("State").startswith("T"):
+                break
+            time.sleep(0.01)
+        p = t.cli("attach")
+        refused(t, p, "is stopped", "continue it first")
+    finally:
+        os.kill(t.pid, signal.SIGCONT)
     still_itself(t)
 
 
