@@ -3,7 +3,7 @@
 # is installed.  Does nothing when everything is present.
 set -euo pipefail
 
-pkgs=(gcc make binutils libc6-dev pkg-config libelf-dev elfutils libsodium-dev
+pkgs=(gcc make binutils libc6-dev pkg-config libelf-dev libdw-dev elfutils libsodium-dev
       libcmocka-dev python3 python3-pytest python3-pytest-timeout clang libclang-rt-14-dev procps)
 missing=()
 for p in "${pkgs[@]}"; do

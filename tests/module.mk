@@ -5,6 +5,8 @@ PYTEST := $(PYTHON) -m pytest
 PYTEST_FLAGS ?= -q -p timeout --timeout=300
 
 .PHONY: check-e2e
-check-e2e: all
+# The unit suites first (they take seconds): a failure there is not hidden
+# behind minutes of end-to-end output.
+check-e2e: all | check-unit
 	$(PYTEST) $(PYTEST_FLAGS) tests/e2e
 CHECK_TARGETS += check-e2e

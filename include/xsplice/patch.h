@@ -127,6 +127,17 @@ _Static_assert(sizeof(struct xsplice_func_init) == sizeof(struct xsplice_func), 
 
 /* ---- hooks and the payload context --------------------------------------- */
 
+/*
+ * Hooks are code the payload runs inside the target, with the target's
+ * privileges and in its address space, exactly like the replacement
+ * functions: nothing sandboxes them.  A hook that crashes (SIGSEGV, abort,
+ * an endless loop inside the quiesce window) takes the process down with
+ * it, as a crashing hook takes the hypervisor down in Xen.  The agent checks
+ * what it can before running one (the payload is verified and linked, every
+ * hook slot is a relocated pointer), not what it does.  Only
+ * the process's user and root can upload a payload (docs/security.md).
+ */
+
 /* Opaque handle for the payload a hook runs for. */
 struct xsplice_payload;
 
@@ -163,7 +174,16 @@ typedef int (*xsplice_action_hook_fn)(struct xsplice_payload *);
  * Runtime services, exported by the agent (libxsplice.so).  Payload code
  * calls them like any other function; the agent's linker resolves them.
  */
+#ifndef XSPLICE_API
+#ifdef XSPLICE_WEAK_API
+/* xsplice-cc defines XSPLICE_WEAK_API under xsplice-build: the project's own
+ * link of a patched source that calls the agent then succeeds (the binary is
+ * never run); the payload resolves the calls against the agent at load. */
+#define XSPLICE_API __attribute__((weak, visibility("default")))
+#else
 #define XSPLICE_API __attribute__((visibility("default")))
+#endif
+#endif
 
 XSPLICE_API const char *xsplice_payload_name(const struct xsplice_payload *p);
 /* result of the action in progress or just finished (0 or negative errno) */

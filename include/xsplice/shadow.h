@@ -66,7 +66,14 @@ extern "C" {
 #endif
 
 #ifndef XSPLICE_API
+#ifdef XSPLICE_WEAK_API
+/* xsplice-cc defines XSPLICE_WEAK_API under xsplice-build: the project's own
+ * link of a patched source that calls the agent then succeeds (the binary is
+ * never run); the payload resolves the calls against the agent at load. */
+#define XSPLICE_API __attribute__((weak, visibility("default")))
+#else
 #define XSPLICE_API __attribute__((visibility("default")))
+#endif
 #endif
 
 /* Constructor: fill a fresh (zeroed) shadow block; 0 on success, anything

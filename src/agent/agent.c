@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,12 +39,15 @@
 #include "agent/signame.h"
 #include "common/sockdir.h"
 
+/* Room for 500 clients connecting at once (capped by net.core.somaxconn). */
+#define XS_AGENT_BACKLOG 1024
+
 static struct {
-	char dir[4096]; /* socket directory, fixed at start-up */
-	char path[108]; /* our socket, when owner != 0 */
-	pid_t owner;    /* the pid that created `path` (never unlink another's) */
-	int listen_fd;  /* -1 when there is no socket */
-	int dump_fd;    /* eventfd poked by the dump signal, or -1 */
+	char dir[4096];  /* socket directory, fixed at start-up */
+	char path[4200]; /* our socket, when owner != 0 */
+	pid_t owner;     /* the pid that created `path` (never unlink another's) */
+	int listen_fd;   /* -1 when there is no socket */
+	int dump_fd;     /* eventfd poked by the dump signal, or -1 */
 	pthread_t thread;
 	int have_thread;
 } ag = {.listen_fd = -1, .dump_fd = -1};
@@ -94,85 +98,119 @@ void xs_server_unlock(void)
 
 /* ---- the socket directory and the socket ------------------------------------ */
 
+/* Set by a program that links the agent and runs setuid, setgid or with file
+ * capabilities, to say it wants to be controlled anyway (XSPLICE_ALLOW_PRIVILEGED
+ * in <xsplice/agent.h>): then only its effective uid and root may connect. */
+extern const int xsplice_allow_privileged __attribute__((weak));
+
 static int pick_dir(void)
 {
+	char why[512];
 	const char *d = secure_getenv(XS_SOCKDIR_ENV);
 	if (d && d[0]) {
-		if (strlen(d) >= sizeof(ag.dir))
-			return -ENAMETOOLONG;
-		strcpy(ag.dir, d);
-		return 0;
-	}
-	return xs_sockdir_default(ag.dir, sizeof(ag.dir), geteuid(),
-	                          secure_getenv("XDG_RUNTIME_DIR"));
-}
-
-/* The directory must be ours alone: created 0700 if missing, then checked
- * (not a symlink, a directory, owned by us, mode exactly 0700). */
-static int check_dir(void)
-{
-	struct stat st;
-	if (mkdir(ag.dir, 0700) && errno != EEXIST) {
-		xs_agent_diag("cannot create the socket directory %s: %s; no control socket",
-		              ag.dir, strerror(errno));
-		return -errno;
-	}
-	if (lstat(ag.dir, &st)) {
-		xs_agent_diag("cannot stat the socket directory %s: %s; no control socket", ag.dir,
-		              strerror(errno));
-		return -errno;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 07777) != 0700) {
-		xs_agent_diag("the socket directory %s is not safe (%s, owner uid %u, mode %04o; "
-		              "want a directory owned by uid %u with mode 0700); no control socket",
-		              ag.dir,
-		              S_ISLNK(st.st_mode)   ? "a symlink"
-		              : S_ISDIR(st.st_mode) ? "a directory"
-		                                    : "not a directory",
-		              (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
-		              (unsigned)geteuid());
-		return -EPERM;
-	}
-	return 0;
-}
-
-/* Create, bind and listen on <dir>/<pid>.sock; any old file of that name is
- * stale (a previous process with our pid) and is replaced. */
-static int open_socket(void)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	pid_t pid = getpid();
-	int rc = xs_sock_path(sa.sun_path, sizeof(sa.sun_path), ag.dir, pid);
-	if (rc) {
-		xs_agent_diag("socket path %s/%d.sock is too long; no control socket", ag.dir,
-		              (int)pid);
+		int rc = xs_sockdir_normalize(d, ag.dir, sizeof(ag.dir), why, sizeof(why));
+		if (rc)
+			xs_agent_diag("%s; no control socket", why);
 		return rc;
 	}
+	int rc =
+	    xs_sockdir_default(ag.dir, sizeof(ag.dir), geteuid(), secure_getenv("XDG_RUNTIME_DIR"));
+	if (rc)
+		xs_agent_diag("the socket directory name is too long; no control socket");
+	return rc;
+}
+
+/* The directory must be ours alone: created 0700 if missing, then every
+ * component checked (common/sockdir.c).  An O_PATH fd, or -errno. */
+static int open_dir(void)
+{
+	char why[1024];
+	int root = open("/", O_PATH | O_CLOEXEC);
+	if (root < 0) {
+		xs_agent_diag("cannot open /: %s; no control socket", strerror(errno));
+		return -errno;
+	}
+	int fd = xs_sockdir_open(root, ag.dir, geteuid(), 1, 1, why, sizeof(why));
+	close(root);
+	if (fd < 0)
+		xs_agent_diag("the socket directory %s is not safe: %s; no control socket", ag.dir,
+		              why);
+	return fd;
+}
+
+/* Is there a live agent behind dir/name?  (connect succeeds or its backlog
+ * is full).  Refused or missing: no. */
+static int live_socket(int dirfd, const char *name)
+{
+	int sfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0)
+		return 0;
+	int c = xs_sock_connect_opath(sfd, 0);
+	close(sfd);
+	if (c >= 0)
+		close(c);
+	return c >= 0 || c == -ETIMEDOUT;
+}
+
+/* Create, bind and listen on <dir>/<name>.  A stale file of that name (a
+ * previous process with our pid, killed) is replaced; a live one (another
+ * pid namespace sharing the directory) never is. */
+static int open_socket(int dirfd)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char name[64], tmp[80];
+	pid_t pid = getpid();
+	xs_sock_name(name, sizeof(name), pid, xs_pidns_ino(0));
+	snprintf(tmp, sizeof(tmp), "%s.new", name);
+	if (snprintf(ag.path, sizeof(ag.path), "%s/%s", ag.dir, name) >= (int)sizeof(ag.path)) {
+		xs_agent_diag("the socket path %s/%s is too long; no control socket", ag.dir, name);
+		return -ENAMETOOLONG;
+	}
 	/* Bind and listen under a temporary name, then rename: a client never
-	 * finds the socket before it accepts connections. */
-	struct sockaddr_un tmp = sa;
-	if (snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.new", sa.sun_path) >=
-	    (int)sizeof(tmp.sun_path))
-		tmp = sa; /* no room for the suffix: bind the final name directly */
+	 * finds the socket before it accepts connections.  The name goes
+	 * through the directory's descriptor: no sun_path limit, no lookup. */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, tmp);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		goto fail;
-	unlink(tmp.sun_path);
-	if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)))
+	unlinkat(dirfd, tmp, 0);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		goto fail;
 	/* the directory already keeps others out; 0600 says so twice */
-	if (chmod(tmp.sun_path, 0600) || listen(fd, 16) ||
-	    (strcmp(tmp.sun_path, sa.sun_path) && rename(tmp.sun_path, sa.sun_path))) {
-		unlink(tmp.sun_path);
+	if (fchmodat(dirfd, tmp, 0600, 0) || listen(fd, XS_AGENT_BACKLOG)) {
+		unlinkat(dirfd, tmp, 0);
 		goto fail;
 	}
-	memcpy(ag.path, sa.sun_path, sizeof(ag.path));
+	if (renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE)) {
+		int e = errno;
+		if (e == EEXIST && !live_socket(dirfd, name))
+			e = unlinkat(dirfd, name, 0) ||
+			            renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE)
+			        ? errno
+			        : 0;
+		if (e) {
+			unlinkat(dirfd, tmp, 0);
+			close(fd);
+			if (e == EEXIST)
+				xs_agent_diag(
+				    "%s belongs to a live agent of another process (another "
+				    "pid namespace sharing the directory?); not replacing "
+				    "it; no control socket",
+				    ag.path);
+			else
+				xs_agent_diag("cannot create the control socket %s: %s", ag.path,
+				              strerror(e));
+			ag.path[0] = '\0';
+			return -e;
+		}
+	}
 	ag.owner = pid;
 	ag.listen_fd = fd;
 	return 0;
 fail:
-	rc = -errno;
-	xs_agent_diag("cannot create the control socket %s: %s", sa.sun_path, strerror(errno));
+	int rc = -errno;
+	xs_agent_diag("cannot create the control socket %s: %s", ag.path, strerror(errno));
+	ag.path[0] = '\0';
 	if (fd >= 0)
 		close(fd);
 	return rc;
@@ -227,8 +265,8 @@ static void setup_dump_signal(void)
 	int sig = xs_signal_parse(name);
 	if (sig && handled_by_agent(sig)) {
 		xs_agent_diag("XSPLICE_DUMP_SIGNAL=%s is the agent's own quiesce signal "
-			      "(XSPLICE_SIGNAL); no dump on signal",
-			      name);
+		              "(XSPLICE_SIGNAL); no dump on signal",
+		              name);
 		return;
 	}
 	if (!sig || sig == SIGKILL || sig == SIGSTOP) {
@@ -271,30 +309,38 @@ static void dump_to_stderr(void)
 
 /* ---- the control thread ---------------------------------------------------------- */
 
-static void accept_one(void)
+static void accept_some(void)
 {
-	int fd = accept4(ag.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd >= 0) {
-		xs_server_handle(fd);
-		close(fd);
+	/* a few per round: the connections already open get their turn too */
+	for (int i = 0; i < 16 && !xs_server_full(); i++) {
+		int fd = accept4(ag.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0) {
+			xs_server_add(fd);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* the connection stays queued: back off instead of spinning */
+			xs_agent_diag("cannot accept a control connection: %s", strerror(errno));
+			poll(NULL, 0, 200);
+		}
 		return;
-	}
-	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-		/* the connection stays queued: back off instead of spinning */
-		xs_agent_diag("cannot accept a control connection: %s", strerror(errno));
-		poll(NULL, 0, 200);
 	}
 }
 
+/* Idle: asleep in poll() with no timeout.  Connections open: woken by their
+ * data or by the first of their deadlines. */
 static void *control_main(void *arg)
 {
 	(void)arg;
+	struct pollfd p[2 + XS_SERVER_MAX_CONNS];
 	for (;;) {
-		struct pollfd p[2] = {
-		    {.fd = ag.listen_fd, .events = POLLIN},
-		    {.fd = ag.dump_fd, .events = POLLIN},
-		};
-		if (poll(p, 2, -1) < 0) {
+		int full = xs_server_full();
+		p[0] = (struct pollfd){.fd = full ? -1 : ag.listen_fd, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = ag.dump_fd, .events = POLLIN};
+		int n = xs_server_pollfds(p + 2, XS_SERVER_MAX_CONNS);
+		if (ag.listen_fd < 0 && ag.dump_fd < 0 && !n)
+			break;
+		if (poll(p, (nfds_t)(2 + n), xs_server_timeout_ms()) < 0) {
 			if (errno == EINTR)
 				continue;
 			xs_agent_diag("control thread stops: poll: %s", strerror(errno));
@@ -302,14 +348,13 @@ static void *control_main(void *arg)
 		}
 		if (p[1].revents & POLLIN)
 			dump_to_stderr();
+		xs_server_events(p + 2, n);
 		if (p[0].revents & POLLNVAL) {
 			xs_agent_diag("the process closed the agent's control socket; "
 			              "the agent stops listening");
 			ag.listen_fd = -1;
-			if (ag.dump_fd < 0)
-				break;
 		} else if (p[0].revents & POLLIN) {
-			accept_one();
+			accept_some();
 		}
 	}
 	return NULL;
@@ -338,11 +383,18 @@ static int start_thread(void)
 	return 0;
 }
 
-static void start_control(void)
+/* sweep: remove the stale sockets of dead processes (first start only,
+ * not in every forked child). */
+static void start_control(int sweep)
 {
 	ag.have_thread = 0;
-	if (!check_dir())
-		open_socket();
+	int dirfd = open_dir();
+	if (dirfd >= 0) {
+		if (sweep)
+			xs_sockdir_sweep(dirfd);
+		open_socket(dirfd);
+		close(dirfd);
+	}
 	if (ag.listen_fd < 0 && ag.dump_fd < 0)
 		return;
 	if (start_thread())
@@ -360,10 +412,12 @@ static void atfork_prepare(void)
 {
 	if (!on_control_thread())
 		pthread_mutex_lock(&req_lock);
+	xs_server_atfork_prepare();
 }
 
 static void atfork_parent(void)
 {
+	xs_server_atfork_parent();
 	if (!on_control_thread())
 		pthread_mutex_unlock(&req_lock);
 }
@@ -373,6 +427,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
 	pthread_mutex_init(&req_lock, NULL);
+	xs_server_atfork_child();
 	close_socket(0);
 	if (ag.dump_fd >= 0) {
 		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -380,29 +435,41 @@ static void atfork_child(void)
 		ag.dump_fd = fd;
 	}
 	xs_engine_atfork_child();
-	start_control();
+	start_control(0);
 }
 
 /* ---- life cycle --------------------------------------------------------------- */
+
+int xs_agent_privileged(void)
+{
+	return getauxval(AT_SECURE) != 0;
+}
 
 __attribute__((constructor)) static void xs_agent_start(void)
 {
 	const char *off = getenv("XSPLICE_DISABLE");
 	if (off && !strcmp(off, "1"))
 		return;
+	/* setuid, setgid or file capabilities: a client of the invoking user
+	 * must not gain the program's privilege through a payload */
+	if (xs_agent_privileged() && !&xsplice_allow_privileged) {
+		xs_agent_diag("this program runs with more privilege than the user who started "
+		              "it (setuid, setgid or file capabilities); the agent does not serve "
+		              "it unless the program opts in with XSPLICE_ALLOW_PRIVILEGED "
+		              "(<xsplice/agent.h>); no control socket");
+		return;
+	}
 	struct xs_err err = {0};
 	int rc = xs_engine_init(&err);
 	if (rc) {
 		xs_agent_diag("agent disabled: %s", err.msg[0] ? err.msg : strerror(-rc));
 		return;
 	}
-	if (pick_dir()) {
-		xs_agent_diag("the socket directory name is too long; no control socket");
+	if (pick_dir())
 		return;
-	}
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	setup_dump_signal();
-	start_control();
+	start_control(1);
 }
 
 __attribute__((destructor)) static void xs_agent_stop(void)

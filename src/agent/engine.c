@@ -30,6 +30,7 @@
 #include "agent/modules.h"
 #include "agent/payload.h"
 #include "agent/quiesce.h"
+#include "agent/server.h"
 #include "agent/shadow_internal.h"
 #include "agent/sigpick.h"
 #include "agent/signame.h"
@@ -149,8 +150,9 @@ static int check_lifo(const struct xsplice_payload *p, struct xs_err *err)
 	for (const struct xsplice_payload *q = xs_eng.head; q; q = q->next)
 		if (q != p && q->state == XS_STATE_APPLIED && !q->applied_nodeps &&
 		    same_id(&q->depends, p->id.b, p->id.len))
+			/* the stack order: waiting never changes it (not busy) */
 			return xs_err_set(
-			    err, -EBUSY,
+			    err, -EINVAL,
 			    "payload %s depends on %s (build-id chain): revert %s first", q->name,
 			    p->name, q->name);
 	for (unsigned i = 0; i < p->l.nfuncs; i++) {
@@ -161,7 +163,7 @@ static int check_lifo(const struct xsplice_payload *p, struct xs_err *err)
 			for (unsigned j = 0; q != p && j < q->l.nfuncs; j++)
 				if (q->fs[j].written && q->fs[j].stamp > s->stamp &&
 				    overlap(s, &q->fs[j]))
-					return xs_err_set(err, -EBUSY,
+					return xs_err_set(err, -EINVAL,
 					                  "payload %s was applied after %s and "
 					                  "also patches %s: revert %s first",
 					                  q->name, p->name, xs_payload_fname(p, i),
@@ -438,7 +440,8 @@ static int busy_message(const struct plan *pl, const struct attempt *at, unsigne
 		int rc = xs_quiesce_check_handler(err);
 		if (rc)
 			return rc;
-		xs_thread_describe(at->qf.tid, xs_quiesce_signal(), why, sizeof(why));
+		xs_thread_describe(at->qf.tid, xs_quiesce_signal(), at->qf.in_handler,
+		                   (unsigned long)(at->qf.waited_ns / 1000000u), why, sizeof(why));
 		return xs_err_set(err, -EBUSY,
 		                  "cannot pause the process: %s (%u of %u threads paused; %u "
 		                  "attempts in %lu ms)",
@@ -447,6 +450,16 @@ static int busy_message(const struct plan *pl, const struct attempt *at, unsigne
 	if (at->qf.why == XS_QWHY_SIGNAL)
 		return xs_err_set(err, -EAGAIN, "cannot signal thread %d: %s", at->qf.tid,
 		                  strerror(at->qf.err));
+	if (at->qf.why == XS_QWHY_INRANGE) {
+		/* it kept running in the code about to change all attempt long */
+		describe_addr(pl, at->qf.pc, what, sizeof(what));
+		xs_thread_name(at->qf.tid, name, sizeof(name));
+		return xs_err_set(err, -EBUSY,
+		                  "%s is in use: thread %d (%s) is executing it at 0x%lx (%u "
+		                  "attempts in %lu ms); try again later",
+		                  what, at->qf.tid, name, (unsigned long)at->qf.pc, tries,
+		                  (unsigned long)ms);
+	}
 	if (at->busy.tid) {
 		describe_addr(pl, at->busy.addr, what, sizeof(what));
 		xs_thread_name(at->busy.tid, name, sizeof(name));
@@ -461,8 +474,23 @@ static int busy_message(const struct plan *pl, const struct attempt *at, unsigne
 	                  strerror(at->rc ? -at->rc : EAGAIN));
 }
 
+/* A thread's outermost frame returns into the code: no retry can help. */
+static int outermost_message(const struct plan *pl, const struct attempt *at, struct xs_err *err)
+{
+	char what[256], name[64];
+	describe_addr(pl, at->busy.addr, what, sizeof(what));
+	xs_thread_name(at->busy.tid, name, sizeof(name));
+	return xs_err_set(err, -ENOTSUP,
+	                  "%s is the outermost function of thread %d (%s) (main or a thread's "
+	                  "start routine): it returns only when the thread ends, so it can "
+	                  "never be switched while the thread runs; patch the functions it "
+	                  "calls instead",
+	                  what, at->busy.tid, name);
+}
+
 static int prepare_window(const struct plan *pl, struct xs_err *err)
 {
+	xs_stack_prepare();
 	int rc = xs_quiesce_check_handler(err);
 	if (!rc)
 		rc = xs_quiesce_prepare(err);
@@ -489,6 +517,8 @@ static int attempts(struct plan *pl, uint32_t timeout, uint32_t deadline, uint64
 			*pause_ns = xs_quiesce_last_pause_ns();
 			return at.rc ? xs_wfail_message(err) : 0;
 		}
+		if (at.busy.outermost)
+			return outermost_message(pl, &at, err);
 		if (at.grow) {
 			int rc = prepare_window(pl, err);
 			if (rc)
@@ -498,7 +528,17 @@ static int attempts(struct plan *pl, uint32_t timeout, uint32_t deadline, uint64
 		uint64_t spent = now_ms() - start;
 		if (spent + backoff >= deadline)
 			return busy_message(pl, &at, tries, spent, err);
+		/* a thread that was late (runnable, not run: the scheduler did
+		 * not give it a CPU in time) gets a longer attempt next time;
+		 * one that blocks the signal or is stopped gains nothing */
+		if (at.qf.why == XS_QWHY_TIMEOUT && timeout < deadline / 4 &&
+		    (at.qf.in_handler || xs_task_state(at.qf.tid) == 'R'))
+			timeout *= 2;
+		/* between attempts nothing is half-switched: a fork() in the
+		 * program waits for one attempt at most, not for all of them */
+		xs_server_unlock();
 		sleep_ms(backoff);
+		xs_server_lock();
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
 }

@@ -84,11 +84,13 @@ int xs_history_report(int json, struct xs_buf *b)
 			xs_buf_printf(b, "}");
 			continue;
 		}
-		xs_buf_printf(b, "%s  %-7s %-20s %s", ts, e->verb, e->name, result(e->rc));
+		char esc[1024];
+		xs_buf_printf(b, "%s  %-7s %-20s %s", ts, e->verb,
+		              xs_esc(esc, sizeof(esc), e->name), result(e->rc));
 		if (e->pause_ns)
 			xs_buf_printf(b, " (paused %lu us)", (unsigned long)(e->pause_ns / 1000));
 		if (e->rc < 0)
-			xs_buf_printf(b, ": %s", e->msg);
+			xs_buf_printf(b, ": %s", xs_esc(esc, sizeof(esc), e->msg));
 		xs_buf_printf(b, "\n");
 	}
 	if (json)

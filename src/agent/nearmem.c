@@ -91,8 +91,9 @@ static int map_all(struct xs_areas *a, uintptr_t base, const char *name)
 	for (int i = XS_AREA_R; !rc && i < XS_AREA_COUNT; i++) {
 		if (!a->size[i])
 			continue;
-		rc =
-		    map_at(at, a->size[i], PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+		/* fresh zero pages, committed only when written (.bss) */
+		rc = map_at(at, a->size[i], PROT_READ | PROT_WRITE,
+		            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
 		if (!rc)
 			a->addr[i] = at;
 		at += a->size[i];
@@ -140,7 +141,7 @@ int xs_near_map(const struct xs_module *mod, const struct xs_layout *lay, const 
 	}
 	rg[XS_AREA_RX] = (struct xs_region){a->stage_rx, a->addr[XS_AREA_RX], a->size[XS_AREA_RX]};
 	for (int i = XS_AREA_R; i < XS_AREA_COUNT; i++)
-		rg[i] = (struct xs_region){(uint8_t *)a->addr[i], a->addr[i], a->size[i]};
+		rg[i] = (struct xs_region){(uint8_t *)a->addr[i], a->addr[i], a->size[i], 1};
 	return 0;
 }
 

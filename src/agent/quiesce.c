@@ -29,9 +29,22 @@
 #include "agent/threadinfo.h"
 
 enum { PH_PARK = 1, PH_ACT = 2, PH_RELEASE = 3 };
-/* times a thread may decline to park in one attempt (its PC in code about to
- * change) before it parks anyway and the stack check decides */
-#define MAX_DECLINES 64
+/*
+ * A thread whose PC is in code about to change declines to park: it returns
+ * from the handler and is signalled again only once it has run on, on its
+ * own CPU clock, for DECLINE_RUN_NS (a signal re-sent at once is delivered
+ * before it executes a single instruction).  A thread that stops running
+ * after a decline (it blocked in a syscall) is signalled again once
+ * /proc/self/task/TID/syscall shows it blocked, after DECLINE_STALL_NS.
+ * It declines as long as the attempt lasts: one still in the code at the
+ * deadline fails the attempt (XS_QWHY_INRANGE).
+ */
+#define DECLINE_RUN_NS (20ull * 1000)
+#define DECLINE_STALL_NS (1000ull * 1000)
+/* how often the control thread looks at threads that declined */
+#define DECLINE_POLL_NS (50ull * 1000)
+/* threads tracked while inside the handler (for diagnosis only) */
+#define INH_MAX 4096
 /* threads remembered as not answering (their signal may still be pending) */
 #define NORESP_MAX 32
 /* how long per-thread actions may take, all threads together */
@@ -46,10 +59,12 @@ struct slot {
 	_Atomic uint32_t fill_gen; /* generation the fields above are for */
 	/* control-thread bookkeeping */
 	int gone;
-	unsigned declines;
+	uint64_t decl_seen; /* CLOCK_MONOTONIC when the decline was seen */
 	/* written by the handler */
 	_Atomic uint32_t arrived;  /* generation it parked in */
 	_Atomic uint32_t resignal; /* it declined to park: signal it again */
+	_Atomic uint64_t decl_cpu; /* its CPU clock at the decline */
+	_Atomic uintptr_t decl_pc; /* where it declined */
 	struct xs_qthread t;
 };
 
@@ -82,7 +97,25 @@ static struct {
 	void (*installed)(int, siginfo_t *, void *);
 	pid_t noresp[NORESP_MAX];
 	unsigned noresp_next;
+	/* tids of the threads running the handler now (0: free entry) */
+	_Atomic int32_t inh[INH_MAX];
 } q;
+
+static uint64_t ts_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+/* CPU time of thread tid of this process (ns), 0 when it cannot be read. */
+static uint64_t thread_cpu_ns(pid_t tid)
+{
+	struct timespec ts;
+	/* the kernel's per-thread CPU clock id: ~tid << 3 | PERTHREAD | SCHED */
+	clockid_t id = (clockid_t)((~(unsigned)tid << 3) | 4 | 2);
+	if (xs_sys2(SYS_clock_gettime, id, &ts))
+		return 0;
+	return ts_ns(&ts);
+}
 
 static uint64_t now_ns(void)
 {
@@ -141,11 +174,15 @@ static void park(struct slot *s, uint32_t gen, ucontext_t *uc)
 	}
 	/* decided once: the control thread clears `resignal` as soon as it
 	 * re-sends the signal, which may be before we look again */
-	int decline = q.avoid && s->declines < MAX_DECLINES && q.avoid(q.avoid_ctx, s->t.pc);
+	int decline = q.avoid && q.avoid(q.avoid_ctx, s->t.pc);
 	unsigned arrived = 0;
 	if (decline) {
-		/* in the middle of code about to change: let it run on a little
-		 * and be signalled again, rather than fail the whole attempt */
+		/* in the middle of code about to change: let it run on and be
+		 * signalled again once it has (see DECLINE_RUN_NS) */
+		struct timespec ts;
+		xs_sys2(SYS_clock_gettime, CLOCK_THREAD_CPUTIME_ID, &ts);
+		atomic_store(&s->decl_cpu, ts_ns(&ts));
+		atomic_store(&s->decl_pc, s->t.pc);
 		atomic_store(&s->resignal, 1);
 	} else {
 		atomic_store(&s->arrived, gen);
@@ -184,10 +221,30 @@ static struct slot *find_slot(struct slotset *set, uint32_t idx, pid_t tid, uint
 	return NULL;
 }
 
+/* Note tid as running the handler: an entry of q.inh, or -1 if full. */
+static int inh_enter(pid_t tid)
+{
+	unsigned h = ((unsigned)tid * 2654435761u) % INH_MAX;
+	for (unsigned k = 0; k < 64; k++, h = (h + 1) % INH_MAX) {
+		int32_t z = 0;
+		if (atomic_compare_exchange_strong(&q.inh[h], &z, tid))
+			return (int)h;
+	}
+	return -1;
+}
+
+int xs_quiesce_in_handler(pid_t tid)
+{
+	for (unsigned i = 0; i < INH_MAX; i++)
+		if (atomic_load(&q.inh[i]) == tid)
+			return 1;
+	return 0;
+}
+
 static void handler(int sig, siginfo_t *si, void *ucv)
 {
 	(void)sig;
-	int saved = errno;
+	int saved = errno, inh = -1;
 	if (si->si_code != SI_QUEUE || si->si_pid != q.pid)
 		goto out;
 	uint32_t idx = (uint32_t)(uintptr_t)si->si_value.sival_ptr;
@@ -195,6 +252,7 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	pid_t tid = xs_raw_gettid();
 	if (!set)
 		goto out;
+	inh = inh_enter(tid);
 	uint32_t ph = atomic_load(&q.phase), gen = ph >> 2;
 	struct slot *s = (ph & 3) == PH_PARK ? find_slot(set, idx, tid, gen) : NULL;
 	if (s)
@@ -204,6 +262,8 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	if (s)
 		park(s, gen, ucv);
 out:
+	if (inh >= 0)
+		atomic_store(&q.inh[inh], 0);
 	errno = saved;
 }
 
@@ -341,7 +401,8 @@ static void fill_slot(struct slot *s, pid_t tid)
 	xs_task_syscall(tid, &s->sys);
 	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 	s->gone = 0;
-	s->declines = 0;
+	s->decl_seen = 0;
+	atomic_store(&s->decl_pc, 0);
 	atomic_store(&s->resignal, 0);
 	atomic_store(&s->arrived, 0);
 	atomic_store(&s->fill_gen, q.gen);
@@ -483,33 +544,86 @@ static unsigned missing(struct slotset *set, int check, pid_t *first)
 	return m;
 }
 
-/* Signal again the threads that declined to park. */
-static void resignal(struct slotset *set)
+/*
+ * Signal again the threads that declined to park, once they have run on
+ * (DECLINE_RUN_NS of their CPU time) or blocked in a syscall.  Returns the
+ * number still waiting for that.
+ */
+static unsigned resignal(struct slotset *set, uint64_t now)
 {
+	unsigned waiting = 0;
 	for (unsigned i = 0; i < q.n; i++) {
 		struct slot *s = &set->slots[i];
-		if (!atomic_load(&s->resignal))
+		if (s->gone || !atomic_load(&s->resignal))
 			continue;
+		if (!s->decl_seen)
+			s->decl_seen = now;
+		uint64_t cpu = thread_cpu_ns(s->tid);
+		int go = cpu >= atomic_load(&s->decl_cpu) + DECLINE_RUN_NS;
+		if (!go && now - s->decl_seen >= DECLINE_STALL_NS) {
+			/* not running: blocked in a syscall since (its new
+			 * syscall is what the handler restarts), or late */
+			struct xs_sysinfo si;
+			xs_task_syscall(s->tid, &si);
+			if (si.nr >= 0) {
+				uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+				atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+				atomic_thread_fence(memory_order_release);
+				s->sys = si;
+				atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+				go = 1;
+			} else {
+				s->decl_seen = now; /* look again later */
+			}
+		}
+		if (!go) {
+			waiting++;
+			continue;
+		}
 		atomic_store(&s->resignal, 0);
-		s->declines++;
+		s->decl_seen = 0;
 		if (send_park(s->tid, i) == -ESRCH)
 			s->gone = 1;
 	}
+	return waiting;
+}
+
+/* A thread not parked whose last answer was a decline. */
+static struct slot *declined(struct slotset *set)
+{
+	for (unsigned i = 0; i < q.n; i++)
+		if (!set->slots[i].gone && atomic_load(&set->slots[i].decl_pc) &&
+		    atomic_load(&set->slots[i].arrived) != q.gen)
+			return &set->slots[i];
+	return NULL;
 }
 
 /* Wait until every signalled thread parked or died, or the deadline. */
-static int wait_arrivals(struct slotset *set, uint64_t deadline, pid_t *late)
+static int wait_arrivals(struct slotset *set, uint64_t deadline, struct xs_qfail *fail)
 {
 	for (;;) {
 		uint32_t ev = atomic_load(&q.events);
 		pid_t first;
-		resignal(set);
+		unsigned waiting = resignal(set, now_ns());
 		if (!missing(set, 0, &first))
 			return 0;
 		uint64_t t = now_ns();
-		if (t >= deadline)
-			return missing(set, 1, late) ? -EBUSY : 0;
-		uint64_t slice = deadline - t < 1000000 ? deadline - t : 1000000;
+		if (t >= deadline) {
+			if (!missing(set, 1, &fail->tid))
+				return 0;
+			struct slot *d = declined(set);
+			if (d) { /* never left the code about to change */
+				fail->why = XS_QWHY_INRANGE;
+				fail->tid = d->tid;
+				fail->pc = atomic_load(&d->decl_pc);
+			} else {
+				fail->why = XS_QWHY_TIMEOUT;
+			}
+			return -EBUSY;
+		}
+		uint64_t slice = waiting ? DECLINE_POLL_NS : 1000000;
+		if (deadline - t < slice)
+			slice = deadline - t;
 		struct timespec ts = {0, (long)slice};
 		unsigned gone = 0;
 		for (unsigned i = 0; i < q.n; i++)
@@ -519,7 +633,7 @@ static int wait_arrivals(struct slotset *set, uint64_t deadline, pid_t *late)
 		if (atomic_load(&q.events) == ev)
 			xs_futex_wait((const uint32_t *)&q.events, ev, &ts);
 		atomic_store(&q.waiting, 0);
-		if (atomic_load(&q.events) == ev)
+		if (!waiting && atomic_load(&q.events) == ev)
 			missing(set, 1, &first); /* a quiet slice: look for exited threads */
 	}
 }
@@ -569,16 +683,17 @@ int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail)
 			break;
 		if (added == 0 && !missing(set, 0, &fail->tid))
 			return 0;
-		if (wait_arrivals(set, deadline, &fail->tid)) {
-			fail->why = XS_QWHY_TIMEOUT;
+		if (wait_arrivals(set, deadline, fail)) {
 			remember_late(set);
 			break;
 		}
 	}
 	fail->nthreads = q.n;
 	fail->nparked = atomic_load(&q.narrived);
+	fail->waited_ns = now_ns() - q.t_first;
+	fail->in_handler = fail->tid && xs_quiesce_in_handler(fail->tid);
 	release(PH_RELEASE);
-	return fail->why == XS_QWHY_TIMEOUT ? -EBUSY : -EAGAIN;
+	return fail->why == XS_QWHY_TIMEOUT || fail->why == XS_QWHY_INRANGE ? -EBUSY : -EAGAIN;
 }
 
 unsigned xs_quiesce_nthreads(void)

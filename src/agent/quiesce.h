@@ -39,13 +39,17 @@ enum xs_qwhy {
 	XS_QWHY_TIMEOUT, /* `tid` did not park within the timeout */
 	XS_QWHY_GROW,    /* more threads than slots: grow and retry at once */
 	XS_QWHY_SIGNAL,  /* tgkill failed for `tid` (errno in `err`) */
+	XS_QWHY_INRANGE, /* `tid` stayed in code about to change (at `pc`) */
 };
 
 struct xs_qfail {
 	enum xs_qwhy why;
 	pid_t tid;
 	int err;
+	uintptr_t pc;
 	unsigned nparked, nthreads;
+	uint64_t waited_ns; /* from the first signal to the failure */
+	int in_handler;     /* `tid` was in the agent's handler then */
 };
 
 /* Install the handler for `signo`.  Refuses (-EBUSY) when the program
@@ -60,9 +64,11 @@ int xs_quiesce_prepare(struct xs_err *err);
 
 /*
  * Code about to change: a thread signalled while its PC is where
- * in_range(ctx, pc) says declines to park, runs on a little and is
- * signalled again (a few dozen times at most), so that a thread in a tight
- * loop through a patched function does not fail the whole attempt.
+ * in_range(ctx, pc) says declines to park, runs on and is signalled again
+ * only once it has executed some of its own code (measured on its CPU
+ * clock) or blocked in a syscall, so that a thread in a tight loop through
+ * a patched function does not fail the whole attempt.  A thread still in
+ * the range at the deadline fails it with XS_QWHY_INRANGE.
  * in_range is called in the signal handler: async-signal-safe, read-only.
  * NULL: no such check.  Set before xs_quiesce_begin.
  */
@@ -84,6 +90,10 @@ void xs_quiesce_end(void);
 uint64_t xs_quiesce_last_pause_ns(void);
 /* Number of syscalls the handler restarted since init (EINTR avoided). */
 uint64_t xs_quiesce_restarts(void);
+
+/* Is thread tid running the agent's signal handler right now?  (Its
+ * signal mask then blocks the signal: it is late, not blocking it.) */
+int xs_quiesce_in_handler(pid_t tid);
 
 /* In a forked child: forget the parent's threads. */
 void xs_quiesce_atfork_child(void);

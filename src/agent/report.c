@@ -49,9 +49,10 @@ static void kv_text(struct xs_buf *b, const char *label, const char *kv, size_t 
 {
 	if (!kv || !len)
 		return;
+	char e[1024];
 	xs_buf_printf(b, "  %-10s", label);
 	for (const char *p = kv; p < kv + len; p += strlen(p) + 1)
-		xs_buf_printf(b, "%s%s", p == kv ? "" : ", ", p);
+		xs_buf_printf(b, "%s%s", p == kv ? "" : ", ", xs_esc(e, sizeof(e), p));
 	xs_buf_printf(b, "\n");
 }
 
@@ -148,10 +149,11 @@ static void payload_json(struct xs_buf *b, const struct xsplice_payload *p, int 
 
 static void payload_text(struct xs_buf *b, const struct xsplice_payload *p)
 {
-	char h[HEX_MAX];
-	xs_buf_printf(b, "%s: %s\n", p->name, state_str(p));
+	char h[HEX_MAX], e[1024];
+	xs_buf_printf(b, "%s: %s\n", xs_esc(e, sizeof(e), p->name), state_str(p));
 	xs_buf_printf(b, "  %-10s%s\n", "build-id", hexid(&p->id, h));
-	xs_buf_printf(b, "  %-10s%s (%s)\n", "target", hexid(&p->target, h), p->mod_path);
+	xs_buf_printf(b, "  %-10s%s (%s)\n", "target", hexid(&p->target, h),
+	              xs_esc(e, sizeof(e), p->mod_path));
 	xs_buf_printf(b, "  %-10s%s%s\n", "depends",
 	              hexid(p->depends.len ? &p->depends : &p->target, h),
 	              p->depends.len && !(p->depends.len == p->target.len &&
@@ -163,20 +165,23 @@ static void payload_text(struct xs_buf *b, const struct xsplice_payload *p)
 	kv_text(b, "params", p->params, p->params_len);
 	if (p->last_act)
 		xs_buf_printf(b, "  %-10s%s: %s%s%s\n", "last", act_str(p->last_act),
-		              p->rc ? "failed" : "done", p->rc ? ": " : "", p->rc ? p->msg : "");
+		              p->rc ? "failed" : "done", p->rc ? ": " : "",
+		              p->rc ? xs_esc(e, sizeof(e), p->msg) : "");
 }
 
 static void funcs_text(struct xs_buf *b, const struct xsplice_payload *p)
 {
+	char e[512];
 	for (unsigned i = 0; i < p->l.nfuncs; i++) {
 		const struct xs_func *f = &p->l.funcs[i];
 		const struct xs_fstate *s = &p->fs[i];
+		const char *fname = xs_esc(e, sizeof(e), xs_payload_fname(p, i));
 		if (f->new_addr)
-			xs_buf_printf(b, "    %s: 0x%lx (%u) -> 0x%lx (%u)", xs_payload_fname(p, i),
+			xs_buf_printf(b, "    %s: 0x%lx (%u) -> 0x%lx (%u)", fname,
 			              (unsigned long)f->old_addr, f->old_size,
 			              (unsigned long)f->new_addr, f->new_size);
 		else
-			xs_buf_printf(b, "    %s: 0x%lx (%u) NOP %u bytes", xs_payload_fname(p, i),
+			xs_buf_printf(b, "    %s: 0x%lx (%u) NOP %u bytes", fname,
 			              (unsigned long)f->old_addr, f->old_size, f->new_size);
 		xs_buf_printf(b, "%s%s%s\n", (f->flags & XSPLICE_FUNC_INLINE) ? " inline" : "",
 		              s->written ? " [switched]" : "",
@@ -251,15 +256,17 @@ static int report_info(int json, struct xs_buf *b)
 		xs_buf_printf(b, "]}\n");
 		return 0;
 	}
+	char e[1024];
 	xs_buf_printf(b, "xsplice agent %s in pid %d\n", XSPLICE_VERSION, (int)getpid());
-	xs_buf_printf(
-	    b, "executable: %s\nbuild-id:   %s\nsignal:     %d\n", main ? main->path : "?",
-	    main ? xs_hex_id(main->id, main->idlen, h, sizeof(h)) : "?", xs_quiesce_signal());
+	xs_buf_printf(b, "executable: %s\nbuild-id:   %s\nsignal:     %d\n",
+	              main ? xs_esc(e, sizeof(e), main->path) : "?",
+	              main ? xs_hex_id(main->id, main->idlen, h, sizeof(h)) : "?",
+	              xs_quiesce_signal());
 	xs_buf_printf(b, "modules:\n");
 	for (unsigned i = 0; i < xs_modules_count(); i++) {
 		const struct xs_module *m = xs_module_at(i);
 		xs_buf_printf(b, "  %-40s %s\n", xs_hex_id(m->id, m->idlen, h, sizeof(h)),
-		              m->path[0] ? m->path : "?");
+		              m->path[0] ? xs_esc(e, sizeof(e), m->path) : "?");
 	}
 	return 0;
 }

@@ -1,9 +1,12 @@
 /* Stack check of parked threads (see stackcheck.h). */
 #include "agent/stackcheck.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "agent/quiesce.h"
 #include "agent/unwind.h"
@@ -163,13 +166,74 @@ static const struct xs_srange *scan_from(const struct xs_sranges *r, const struc
 	return scan_stack(r, m, sp, hit);
 }
 
+/* The C library's executable segment and the program's entry point. */
+static struct {
+	int done;
+	uintptr_t libc_lo, libc_hi, entry;
+} start_code;
+
+static int find_libc(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size, (void)arg;
+	const char *n = info->dlpi_name, *base = n;
+	for (const char *p = n; *p; p++)
+		if (*p == '/')
+			base = p + 1;
+	if (strncmp(base, "libc.so", 7))
+		return 0;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			start_code.libc_lo = info->dlpi_addr + ph->p_vaddr;
+			start_code.libc_hi = start_code.libc_lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void xs_stack_prepare(void)
+{
+	if (start_code.done)
+		return;
+	dl_iterate_phdr(find_libc, NULL);
+	start_code.entry = (uintptr_t)getauxval(AT_ENTRY);
+	start_code.done = 1;
+}
+
+/* Code that starts a process or a thread: the C library, or _start (the
+ * first bytes at the entry point). */
+static int is_start_code(uintptr_t pc)
+{
+	if (pc >= start_code.libc_lo && pc < start_code.libc_hi)
+		return 1;
+	return start_code.entry && pc > start_code.entry && pc <= start_code.entry + 64;
+}
+
+/* After a frame that returns into a range: is everything above it start
+ * code, up to the end of the stack?  (Not when the walk is lost.) */
+static int only_start_code_above(struct xs_uwcur *c)
+{
+	if (!start_code.libc_hi)
+		return 0;
+	for (unsigned n = 0; n < 16; n++) {
+		int rc = xs_unwind_step(c);
+		if (rc == XS_UW_END)
+			return n > 0;
+		if (rc == XS_UW_LOST || c->exact || !is_start_code(c->pc))
+			return 0;
+	}
+	return 0;
+}
+
 /*
  * The precise check: the return address of every frame the unwinder finds
  * (the PC of a frame a signal interrupted), then, if the walk is lost at
  * some frame, the conservative scan from that frame's stack pointer up.
  */
 static const struct xs_srange *walk(const struct xs_sranges *r, const struct xs_maps *m,
-                                    const struct xs_qthread *t, uintptr_t *hit, int *at_pc)
+                                    const struct xs_qthread *t, uintptr_t *hit, int *at_pc,
+                                    int *outer)
 {
 	struct xs_uwcur c;
 	if (!t->uc || xs_unwind_init(&c, t->uc))
@@ -184,13 +248,15 @@ static const struct xs_srange *walk(const struct xs_sranges *r, const struct xs_
 		if (s) {
 			*hit = c.pc;
 			*at_pc = c.exact;
+			*outer = !c.exact && only_start_code_above(&c);
 			return s;
 		}
 	}
 }
 
 static const struct xs_srange *check_thread(const struct xs_sranges *r, const struct xs_maps *m,
-                                            const struct xs_qthread *t, uintptr_t *hit, int *at_pc)
+                                            const struct xs_qthread *t, uintptr_t *hit, int *at_pc,
+                                            int *outer)
 {
 	const struct xs_srange *s = lookup(r, t->pc);
 	if (s) {
@@ -203,7 +269,7 @@ static const struct xs_srange *check_thread(const struct xs_sranges *r, const st
 	 * where the walk may reach stacks the scan does not know.) */
 	if (!t->alt_hi && !scan_from(r, m, t, t->sp, hit))
 		return NULL;
-	return walk(r, m, t, hit, at_pc);
+	return walk(r, m, t, hit, at_pc, outer);
 }
 
 int xs_stack_check(const struct xs_sranges *r, struct xs_maps *maps, struct xs_busy *busy)
@@ -220,15 +286,16 @@ int xs_stack_check(const struct xs_sranges *r, struct xs_maps *maps, struct xs_b
 	for (unsigned i = 0; i < xs_quiesce_nthreads(); i++) {
 		const struct xs_qthread *t = xs_quiesce_thread(i);
 		uintptr_t hit = 0;
-		int at_pc = 0;
+		int at_pc = 0, outer = 0;
 		if (!t)
 			continue;
-		const struct xs_srange *s = check_thread(r, maps, t, &hit, &at_pc);
+		const struct xs_srange *s = check_thread(r, maps, t, &hit, &at_pc, &outer);
 		if (s) {
 			busy->tid = t->tid;
 			busy->addr = hit;
 			busy->at_pc = at_pc;
 			busy->range = s;
+			busy->outermost = outer;
 			return -EBUSY;
 		}
 	}

@@ -57,7 +57,15 @@ struct xs_busy {
 	int at_pc;      /* 1: the thread executes there; 0: a return address */
 	const struct xs_srange *range;
 	int maps_err; /* -ENOSPC: the maps buffer is too small */
+	/* 1: the frame in the range is a thread's outermost one (main, a
+	 * thread's start routine: only the C library's start code is above
+	 * it), which returns only when the thread ends - no retry helps */
+	int outermost;
 };
+
+/* Outside the window, once: where the C library's code and the program's
+ * entry point are (for `outermost`). */
+void xs_stack_prepare(void);
 
 /* In the window: check every parked thread (xs_quiesce_thread) against the
  * ranges, using a fresh maps snapshot.  0 or -EBUSY (busy filled), or the

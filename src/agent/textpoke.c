@@ -61,7 +61,11 @@ void xs_text_end(void)
 /* The child's memory is its own: membarrier registration is per process. */
 void xs_text_atfork_child(void)
 {
-	tp.memfd = -1; /* an fd of the parent's action, not ours to close */
+	/* forked between two attempts of an action: the descriptor is the
+	 * child's copy (of the parent's /proc/self/mem): close it */
+	if (tp.memfd >= 0)
+		close(tp.memfd);
+	tp.memfd = -1;
 	register_membarrier();
 }
 

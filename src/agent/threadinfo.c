@@ -67,18 +67,24 @@ void xs_task_syscall(pid_t tid, struct xs_sysinfo *out)
 	out->nr = (long)v[0];
 }
 
-int xs_task_dead(pid_t pid, pid_t tid)
+char xs_task_state(pid_t tid)
 {
 	char path[64], buf[512];
-	if (xs_sys3(SYS_tgkill, pid, tid, 0) == -ESRCH)
-		return 1;
 	if (xs_raw_read_file(xs_task_path(path, tid, "stat"), buf, sizeof(buf)) <= 0)
-		return 1;
+		return 0;
 	char *rp = NULL; /* the name may hold ')': the state follows the last */
 	for (char *p = buf; *p; p++)
 		if (*p == ')')
 			rp = p;
-	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+	return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
+int xs_task_dead(pid_t pid, pid_t tid)
+{
+	if (xs_sys3(SYS_tgkill, pid, tid, 0) == -ESRCH)
+		return 1;
+	char st = xs_task_state(tid);
+	return !st || st == 'Z' || st == 'X';
 }
 
 /* The hex mask after "\nKey:" in a status text has signo set? */
@@ -125,7 +131,8 @@ void xs_thread_name(pid_t tid, char *out, size_t cap)
 	snprintf(out, cap, "%s", buf);
 }
 
-void xs_thread_describe(pid_t tid, int signo, char *out, size_t cap)
+void xs_thread_describe(pid_t tid, int signo, int in_handler, unsigned long waited_ms, char *out,
+                        size_t cap)
 {
 	char path[64], status[4096], name[64];
 	xs_thread_name(tid, name, sizeof(name));
@@ -133,20 +140,34 @@ void xs_thread_describe(pid_t tid, int signo, char *out, size_t cap)
 		snprintf(out, cap, "thread %d (%s) did not stop and has exited since", tid, name);
 		return;
 	}
-	const char *st = strstr(status, "\nState:");
-	char state = st ? st[8] : '?';
-	if (mask_has(status, "\nSigBlk:", signo))
+	char state = xs_task_state(tid);
+	if (state == 'T')
 		snprintf(out, cap,
-		         "thread %d (%s) blocks signal %d (XSPLICE_SIGNAL), so it cannot be paused",
-		         tid, name, signo);
-	else if (state == 'T')
-		snprintf(out, cap, "thread %d (%s) is stopped (SIGSTOP)", tid, name);
+		         "thread %d (%s) is stopped (SIGSTOP or a job-control stop); resume the "
+		         "process with kill -CONT",
+		         tid, name);
 	else if (state == 't')
 		snprintf(out, cap, "thread %d (%s) is stopped by a debugger (ptrace)", tid, name);
 	else if (state == 'D')
 		snprintf(out, cap, "thread %d (%s) is in uninterruptible sleep (state D)", tid,
 		         name);
+	else if (in_handler)
+		/* our handler blocks every signal while it runs: the thread has
+		 * not yet left the pause of an earlier attempt */
+		snprintf(out, cap,
+		         "thread %d (%s) is late: still leaving an earlier pause, %s for %lu ms "
+		         "(the machine is busy)",
+		         tid, name, state == 'R' ? "runnable but not run" : "waiting", waited_ms);
+	else if (mask_has(status, "\nSigBlk:", signo))
+		snprintf(out, cap,
+		         "thread %d (%s) blocks signal %d (XSPLICE_SIGNAL), so it cannot be paused",
+		         tid, name, signo);
+	else if (state == 'R')
+		snprintf(out, cap,
+		         "thread %d (%s) is late: runnable (state R) but not yet run %lu ms after "
+		         "it was signalled (the machine is busy)",
+		         tid, name, waited_ms);
 	else
-		snprintf(out, cap, "thread %d (%s) did not answer signal %d in time (state %c)",
-		         tid, name, signo, state);
+		snprintf(out, cap, "thread %d (%s) did not answer signal %d in %lu ms (state %c)",
+		         tid, name, signo, waited_ms, state ? state : '?');
 }

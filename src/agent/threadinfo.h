@@ -28,9 +28,19 @@ int xs_task_dead(pid_t pid, pid_t tid);
 /* Is `signo` pending for the thread itself (SigPnd)? */
 int xs_task_sig_pending(pid_t tid, int signo);
 
+/* The state letter of /proc/self/task/TID/stat (R, S, D, T, t, Z...), 0 if
+ * it cannot be read. */
+char xs_task_state(pid_t tid);
+
 /* Outside the window. */
 void xs_thread_name(pid_t tid, char *out, size_t cap);
-/* Why it did not park: "thread 123 (worker) blocks signal 42 ..." */
-void xs_thread_describe(pid_t tid, int signo, char *out, size_t cap);
+/*
+ * Why it did not park, `waited_ms` after it was signalled: "thread 123
+ * (worker) blocks signal 42 ...", "... is late: runnable ...", "... is
+ * stopped ...".  `in_handler`: it was running the agent's own handler (its
+ * mask then blocks the signal: late, not blocking).
+ */
+void xs_thread_describe(pid_t tid, int signo, int in_handler, unsigned long waited_ms, char *out,
+                        size_t cap);
 
 #endif

@@ -279,7 +279,50 @@ static int copy_kv(char **dst, size_t *dlen, const char *src, size_t len, const 
 	return 0;
 }
 
-/* Layout, map near the module, link, finalize. */
+/* ---- memory budget -------------------------------------------------------------- */
+
+/* Defaults that fit real patches (a few KiB of code, some tables); raise
+ * them with the environment of the target process. */
+#define XS_PAYLOAD_MAX_MB_DEFAULT 64
+#define XS_PROCESS_MAX_MB_DEFAULT 256
+
+static size_t limit_mb(const char *var, size_t dflt)
+{
+	const char *v = secure_getenv(var);
+	char *end;
+	if (!v || !*v)
+		return dflt;
+	unsigned long long n = strtoull(v, &end, 10);
+	return *end || n == 0 || n > (1ull << 30) ? dflt : (size_t)n;
+}
+
+/* Sections and .bss of one payload, and of all payloads of the process,
+ * within their limits: 0 or -EFBIG / -ENOSPC with the numbers. */
+static int check_budget(const struct xsplice_payload *p, const struct xs_layout *lay,
+                        struct xs_err *err)
+{
+	size_t per = limit_mb("XSPLICE_PAYLOAD_MAX_MB", XS_PAYLOAD_MAX_MB_DEFAULT);
+	size_t all = limit_mb("XSPLICE_MEM_MAX_MB", XS_PROCESS_MAX_MB_DEFAULT);
+	size_t used = 0;
+	for (const struct xsplice_payload *q = xs_eng.head; q; q = q->next)
+		used += q->areas.total;
+	if (lay->total > (per << 20))
+		return xs_err_set(err, -EFBIG,
+		                  "payload %s needs %zu KiB of memory (sections and .bss), more "
+		                  "than the %zu MiB a payload may take (XSPLICE_PAYLOAD_MAX_MB in "
+		                  "the process's environment)",
+		                  p->name, lay->total >> 10, per);
+	if (used + lay->total > (all << 20))
+		return xs_err_set(err, -ENOSPC,
+		                  "payload %s needs %zu KiB of memory (sections and .bss); the "
+		                  "payloads of this process already hold %zu KiB of the %zu MiB "
+		                  "they may take (XSPLICE_MEM_MAX_MB in the process's environment; "
+		                  "unload a payload first)",
+		                  p->name, lay->total >> 10, used >> 10, all);
+	return 0;
+}
+
+/* Layout, check the budget, map near the module, link, finalize. */
 static int link_payload(struct xsplice_payload *p, const struct xs_elf *elf,
                         const struct xs_module *mod, struct xs_err *err)
 {
@@ -288,6 +331,8 @@ static int link_payload(struct xsplice_payload *p, const struct xs_elf *elf,
 	struct xs_maps maps = {0};
 	struct xs_host host = {.ctx = p, .target_bias = mod->bias, .resolve = resolve};
 	int rc = xs_link_layout(elf, (size_t)sysconf(_SC_PAGESIZE), &lay, err);
+	if (!rc)
+		rc = check_budget(p, &lay, err);
 	if (!rc)
 		rc = xs_near_map(mod, &lay, p->name, &maps, &p->areas, rg, err);
 	xs_maps_free(&maps);

@@ -4,6 +4,7 @@
 #define XS_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -42,6 +43,8 @@ int cli_attach_agent(const struct cli *c, int quiet);
 int cli_find_agent(char *out, size_t n);
 
 /* "xsplice: ..." on stderr */
+/* s with control characters other than newline and tab as \\xNN. */
+void cli_put_text(FILE *f, const char *s, size_t n);
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* exit status for an xsctl status */
 int cli_exit_status(int status);

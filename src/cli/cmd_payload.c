@@ -7,22 +7,28 @@
 
 #include "cli/cli.h"
 
-/* The exit status when attach() fails: 2 when --attach found no thread at
- * a safe point (a retry can succeed), else 1. */
-static int attach_failed = EXIT_ERROR;
-
 /* Attach to -p PID; NULL (message printed) on failure. */
+static int attach_status = EXIT_ERROR;
+
+/* NULL on failure, with the exit status in attach_status (2 for a process
+ * that is stopped or does not answer in time, or when --attach found no
+ * thread at a safe point: a retry can succeed). */
 static xsctl *attach(const struct cli *c)
 {
-	if (c->attach && (attach_failed = cli_attach_agent(c, 1)) != EXIT_DONE)
+	if (c->attach && (attach_status = cli_attach_agent(c, 1)) != EXIT_DONE)
 		return NULL;
-	attach_failed = EXIT_ERROR;
+	attach_status = EXIT_ERROR;
 	xsctl *h = xsctl_new();
 	if (!h) {
 		cli_err("out of memory");
 		return NULL;
 	}
-	if (xsctl_attach(h, c->pid) < 0) {
+	/* --timeout bounds every wait for a process that does not answer */
+	if (c->timeout_ms)
+		xsctl_set_connect_timeout(h, (int)c->timeout_ms);
+	int rc = xsctl_attach(h, c->pid);
+	if (rc < 0) {
+		attach_status = cli_exit_status(rc);
 		cli_err("%s", xsctl_error(h));
 		xsctl_free(h);
 		return NULL;
@@ -56,7 +62,7 @@ int cmd_upload(struct cli *c)
 {
 	xsctl *h = attach(c);
 	if (!h)
-		return attach_failed;
+		return attach_status;
 	int ex = upload(h, c->argv[0], c->argv[1], c->argv + 2);
 	xsctl_free(h);
 	return ex;
@@ -79,7 +85,7 @@ static int one_action(struct cli *c, enum xsctl_action act)
 {
 	xsctl *h = attach(c);
 	if (!h)
-		return EXIT_ERROR;
+		return attach_status;
 	int ex = action(c, h, c->argv[0], act);
 	xsctl_free(h);
 	return ex;
@@ -123,7 +129,7 @@ int cmd_load(struct cli *c)
 	char *name = base_name(c->argv[0]);
 	xsctl *h = name ? attach(c) : NULL;
 	if (!h) {
-		int ex = name ? attach_failed : EXIT_ERROR;
+		int ex = name ? attach_status : EXIT_ERROR;
 		free(name);
 		return ex;
 	}

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@ struct proc {
 	pid_t pid;
 	char exe[PATH_MAX];
 	char build_id[2 * 64 + 1];
-	char socket[108];
+	char socket[4400];
 	int attachable; /* --all: no agent, but `attach` may bring one */
 };
 
@@ -99,6 +100,23 @@ static int answers(const char *dir, const char *file)
 	return ok;
 }
 
+/* Remove the stale sockets (of processes gone) of one of our directories,
+ * when it passes the checks a client makes. */
+static void sweep(const char *dir)
+{
+	char norm[4096], why[1024];
+	if (!dir[0] || xs_sockdir_normalize(dir, norm, sizeof(norm), why, sizeof(why)))
+		return;
+	int root = open("/", O_PATH | O_CLOEXEC);
+	int fd = root < 0 ? -1 : xs_sockdir_open(root, norm, geteuid(), 0, 0, why, sizeof(why));
+	if (root >= 0)
+		close(root);
+	if (fd >= 0) {
+		xs_sockdir_sweep(fd);
+		close(fd);
+	}
+}
+
 /* Sockets <pid>.sock of live processes in our own socket directories. */
 static void scan_sockdirs(struct proc **v, size_t *n)
 {
@@ -107,13 +125,14 @@ static void scan_sockdirs(struct proc **v, size_t *n)
 	snprintf(dirs[0], sizeof(dirs[0]), "%s", env ? env : "");
 	xs_sockdir_default(dirs[1], sizeof(dirs[1]), geteuid(), getenv("XDG_RUNTIME_DIR"));
 	for (int d = 0; d < 2; d++) {
+		sweep(dirs[d]);
 		DIR *dir = dirs[d][0] ? opendir(dirs[d]) : NULL;
 		struct dirent *e;
 		while (dir && (e = readdir(dir))) {
-			char *dot = strrchr(e->d_name, '.');
-			long pid = strtol(e->d_name, NULL, 10);
+			char *end;
+			long pid = strtol(e->d_name, &end, 10);
 			char proc[64];
-			if (!dot || strcmp(dot, ".sock") || pid <= 0 || has_pid(*v, *n, (pid_t)pid))
+			if (strcmp(end, ".sock") || pid <= 0 || has_pid(*v, *n, (pid_t)pid))
 				continue;
 			snprintf(proc, sizeof(proc), "/proc/%ld", pid);
 			if (!access(proc, F_OK) && pid != getpid() && answers(dirs[d], e->d_name))

@@ -12,6 +12,11 @@ static int show(struct cli *c, enum xsctl_report what, const char *verb)
 		cli_err("out of memory");
 		return EXIT_ERROR;
 	}
+	/* --timeout bounds every wait for a process that does not answer */
+	if (c->timeout_ms) {
+		xsctl_set_connect_timeout(h, (int)c->timeout_ms);
+		xsctl_set_io_timeout(h, (int)c->timeout_ms);
+	}
 	int rc = xsctl_attach(h, c->pid);
 	if (rc < 0) {
 		cli_err("%s", xsctl_error(h));
@@ -23,7 +28,10 @@ static int show(struct cli *c, enum xsctl_report what, const char *verb)
 	if (rc >= 0) {
 		size_t len;
 		const char *body = xsctl_body(h, &len);
-		fwrite(body, 1, len, stdout);
+		if (c->json)
+			fwrite(body, 1, len, stdout);
+		else /* lines as the agent made them; no terminal control */
+			cli_put_text(stdout, body, len);
 		if (len && body[len - 1] != '\n')
 			putchar('\n');
 	}

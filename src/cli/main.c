@@ -54,13 +54,27 @@ static const struct command commands[] = {
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
+void cli_put_text(FILE *f, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
+			fprintf(f, "\\x%02x", ch);
+		else
+			fputc(ch, f);
+	}
+}
+
 void cli_err(const char *fmt, ...)
 {
+	/* no terminal control, whatever an agent or a payload put in it */
+	char raw[8192];
 	va_list ap;
-	fputs("xsplice: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	fputs("xsplice: ", stderr);
+	cli_put_text(stderr, raw, strlen(raw));
 	fputc('\n', stderr);
 }
 

@@ -87,3 +87,31 @@ int xs_buf_hex(struct xs_buf *b, const unsigned char *p, size_t n)
 	b->data[b->len] = 0;
 	return 0;
 }
+
+const char *xs_esc(char *out, size_t n, const char *s)
+{
+	size_t o = 0;
+	for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
+		char e[5];
+		size_t l;
+		if (*c == '\n')
+			l = (size_t)snprintf(e, sizeof(e), "\\n");
+		else if (*c == '\t')
+			l = (size_t)snprintf(e, sizeof(e), "\\t");
+		else if (*c == '\\')
+			l = (size_t)snprintf(e, sizeof(e), "\\\\");
+		else if (*c < 0x20 || *c == 0x7f)
+			l = (size_t)snprintf(e, sizeof(e), "\\x%02x", *c);
+		else
+			e[0] = (char)*c, l = 1;
+		if (o + l + 4 > n) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(out + o, e, l);
+		o += l;
+	}
+	out[o] = '\0';
+	return out;
+}

@@ -1,8 +1,11 @@
 /* The control protocol: header checks and deadline-bounded socket I/O. */
 #include "common/proto.h"
 
+#include "common/buf.h"
+
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -175,6 +178,24 @@ int xs_io_write(int fd, const void *buf, size_t n, int64_t deadline_ns)
 	return 0;
 }
 
+void xs_proto_frame(struct xs_buf *b, int status, const char *msg, const void *body,
+                    size_t body_len)
+{
+	size_t mlen = msg ? strnlen(msg, XS_PROTO_MSG_MAX) : 0;
+	if (body_len > XS_PROTO_BODY_MAX)
+		body_len = 0; /* never send what the client must refuse */
+	struct xs_reply_hdr h = {
+	    .magic = XS_PROTO_MAGIC,
+	    .version = XS_PROTO_VERSION,
+	    .status = status,
+	    .msg_len = (uint32_t)mlen,
+	    .body_len = (uint32_t)body_len,
+	};
+	xs_buf_append(b, &h, sizeof(h));
+	xs_buf_append(b, msg, mlen);
+	xs_buf_append(b, body, body_len);
+}
+
 int xs_proto_send_reply(int fd, int status, const char *msg, const void *body, size_t body_len,
                         int64_t deadline_ns)
 {
@@ -194,4 +215,91 @@ int xs_proto_send_reply(int fd, int status, const char *msg, const void *body, s
 	if (!rc && body_len)
 		rc = xs_io_write(fd, body, body_len, deadline_ns);
 	return rc;
+}
+
+/* ---- incremental request parser ---------------------------------------------- */
+
+static size_t stage_len(const struct xs_req_parser *p)
+{
+	switch (p->stage) {
+	case 0:
+		return sizeof(p->h);
+	case 1:
+		return p->h.name_len;
+	case 2:
+		return p->h.payload_len;
+	case 3:
+		return p->h.params_len;
+	default:
+		return 0;
+	}
+}
+
+static char *stage_buf(struct xs_req_parser *p)
+{
+	switch (p->stage) {
+	case 0:
+		return (char *)&p->h;
+	case 1:
+		return p->name;
+	case 2:
+		return p->payload;
+	case 3:
+		return p->params;
+	default:
+		return NULL;
+	}
+}
+
+void *xs_req_want(struct xs_req_parser *p, size_t *n)
+{
+	*n = stage_len(p) - p->got;
+	return p->stage < 4 ? stage_buf(p) + p->got : NULL;
+}
+
+/* The stage is complete: check it, move on (skipping empty stages). */
+static int stage_done(struct xs_req_parser *p)
+{
+	if (p->stage == 0) {
+		if (xs_proto_check_req(&p->h, &p->why))
+			return -EPROTO;
+		/* +1: the engine may treat either as a string */
+		p->payload = malloc((size_t)p->h.payload_len + 1);
+		p->params = malloc((size_t)p->h.params_len + 1);
+		if (!p->payload || !p->params) {
+			p->why = "out of memory for the payload";
+			return -ENOMEM;
+		}
+	} else if (p->stage == 1) {
+		p->name[p->h.name_len] = '\0';
+		if (p->h.name_len && xs_proto_check_name(p->name, p->h.name_len, &p->why))
+			return -EINVAL;
+	} else if (p->stage == 3) {
+		p->payload[p->h.payload_len] = p->params[p->h.params_len] = '\0';
+		if (xs_proto_check_params(p->params, p->h.params_len, &p->why))
+			return -EINVAL;
+	}
+	p->stage++;
+	p->got = 0;
+	return 0;
+}
+
+int xs_req_got(struct xs_req_parser *p, size_t n)
+{
+	if (p->stage >= 4)
+		return 1;
+	p->got += n;
+	while (p->stage < 4 && p->got == stage_len(p)) {
+		int rc = stage_done(p);
+		if (rc)
+			return rc;
+	}
+	return p->stage == 4;
+}
+
+void xs_req_free(struct xs_req_parser *p)
+{
+	free(p->payload);
+	free(p->params);
+	p->payload = p->params = NULL;
 }

@@ -105,6 +105,35 @@ int xs_io_write(int fd, const void *buf, size_t n, int64_t deadline_ns);
 int64_t xs_io_now_ns(void);
 int64_t xs_io_deadline(int timeout_ms);
 
+/*
+ * Incremental request parser (the agent reads a request in pieces as they
+ * arrive, several connections at a time).  Drive it with
+ *
+ *     size_t n; void *dst = xs_req_want(&p, &n);   // where the next bytes go
+ *     ... read at most n bytes into dst ...
+ *     rc = xs_req_got(&p, got);  // 0 need more, 1 complete, < 0 bad (p.why)
+ *
+ * The header is checked before anything is allocated; the name and params
+ * once complete.  xs_req_free() releases what it allocated.
+ */
+struct xs_req_parser {
+	struct xs_req_hdr h;
+	int stage; /* 0 header, 1 name, 2 payload, 3 params, 4 complete */
+	size_t got;
+	char name[XS_PROTO_NAME_MAX + 1];
+	char *payload; /* NUL-terminated (payload_len + 1 bytes) */
+	char *params;  /* NUL-terminated (params_len + 1 bytes) */
+	const char *why;
+};
+void *xs_req_want(struct xs_req_parser *p, size_t *n);
+int xs_req_got(struct xs_req_parser *p, size_t n);
+void xs_req_free(struct xs_req_parser *p);
+
+/* Append a whole reply frame to b (check b->oom). */
+struct xs_buf;
+void xs_proto_frame(struct xs_buf *b, int status, const char *msg, const void *body,
+                    size_t body_len);
+
 /* Send a whole reply frame (header + message + body). */
 int xs_proto_send_reply(int fd, int status, const char *msg, const void *body, size_t body_len,
                         int64_t deadline_ns);

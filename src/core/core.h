@@ -111,6 +111,8 @@ struct xs_region {
 	uint8_t *stage;
 	uintptr_t addr;
 	size_t size;
+	int zeroed; /* stage is fresh zero memory: not cleared again, so that
+	               .bss pages are not touched (committed) before use */
 };
 
 /* ---- the host ------------------------------------------------------------- */

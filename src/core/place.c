@@ -46,7 +46,7 @@ static int check_regions(const struct xs_elf *e, const struct xs_region *rg, str
 static void copy_sections(const struct xs_elf *e, const struct xs_region *rg)
 {
 	for (int a = 0; a < XS_AREA_COUNT; a++)
-		if (e->used[a])
+		if (e->used[a] && !rg[a].zeroed)
 			memset(rg[a].stage, a == XS_AREA_RX ? XS_ARCH_CODE_FILL : 0, rg[a].size);
 	for (unsigned i = 1; i < e->nsec; i++) {
 		const struct xs_sec *s = &e->sec[i];

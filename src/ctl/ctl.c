@@ -21,13 +21,16 @@
 #define ACTION_SLACK_MS 30000
 
 struct xsctl {
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct xs_loc loc;
+	char path[4400]; /* for xsctl_socket_path() */
 	char version[128];
 	char msg[XS_PROTO_MSG_MAX + 1];
 	char *body;
 	size_t body_len;
 	int io_ms;
 	int io_ms_set;
+	int connect_ms;
+	int connect_ms_set;
 };
 
 /* What one request sends. */
@@ -67,6 +70,12 @@ XSCTL_API void xsctl_set_io_timeout(xsctl *h, int ms)
 {
 	h->io_ms = ms;
 	h->io_ms_set = 1;
+}
+
+XSCTL_API void xsctl_set_connect_timeout(xsctl *h, int ms)
+{
+	h->connect_ms = ms;
+	h->connect_ms_set = 1;
 }
 
 XSCTL_API const char *xsctl_socket_path(const xsctl *h)
@@ -113,61 +122,53 @@ XSCTL_API const char *xsctl_action_name(enum xsctl_action act)
 
 /* ---- one exchange ------------------------------------------------------------ */
 
-static int dial(xsctl *h)
+static int dial(xsctl *h, int64_t deadline)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (!h->path[0])
+	if (!h->loc.dir[0])
 		return fail(h, -ENOTCONN, "not attached to a process");
-	memcpy(sa.sun_path, h->path, sizeof(sa.sun_path));
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return fail(h, -errno, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int e = errno;
-		close(fd);
-		if (e == ECONNREFUSED)
-			return fail(h, -e,
-			            "no agent listens on %s (a stale socket: the process "
-			            "exited or exec'd)",
-			            h->path);
-		if (e == ENOENT)
-			return fail(h, -e, "the agent socket %s is gone (the process exited?)",
-			            h->path);
-		return fail(h, -e, "cannot connect to %s: %s", h->path, strerror(e));
-	}
-	/* non-blocking from here: every wait is bounded by poll() */
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK)) {
-		int e = errno;
-		close(fd);
-		return fail(h, -e, "cannot set up the socket: %s", strerror(e));
-	}
-	return fd;
+	int fd = xs_ctl_dial(&h->loc, deadline, h->msg, sizeof(h->msg));
+	/* a full backlog is worth a retry; the rest is an error */
+	return fd == -ETIMEDOUT ? -EAGAIN : fd;
 }
 
-static int io_fail(xsctl *h, int rc, const char *what)
+/* How long this handle waits, for messages. */
+static int wait_ms(int64_t deadline, int64_t start)
+{
+	return deadline < 0 ? -1 : (int)((deadline - start) / 1000000);
+}
+
+static int io_fail(xsctl *h, int rc, const char *what, int ms)
 {
 	if (rc == -EPIPE || rc == -ECONNRESET)
 		return fail(h, -EPIPE,
 		            "the agent at %s closed the connection while %s "
 		            "(did the process exit?)",
 		            h->path, what);
-	if (rc == -ETIMEDOUT)
-		return fail(h, rc,
-		            "the agent at %s did not answer in time while %s "
-		            "(is the process stopped?)",
-		            h->path, what);
+	if (rc == -ETIMEDOUT) {
+		pid_t pid = h->loc.pid;
+		char st = pid ? xs_ctl_proc_state(pid) : 0;
+		if (st == 'T' || st == 't')
+			return fail(h, -EAGAIN,
+			            "process %d is stopped (state %c: SIGSTOP, a debugger, or "
+			            "job control such as SIGTTIN/SIGTSTP), so its agent cannot "
+			            "answer; resume it with `kill -CONT %d` and try again",
+			            (int)pid, st, (int)pid);
+		return fail(h, -EAGAIN,
+		            "the agent at %s did not answer within %d ms while %s (the "
+		            "process is busy or hung; try again, or with a longer --timeout)",
+		            h->path, ms, what);
+	}
 	return fail(h, rc, "%s %s: %s", what, h->path, strerror(-rc));
 }
 
 /* Read one reply frame; the message goes to h->msg, the body to h->body. */
-static int read_reply(xsctl *h, int fd, int64_t deadline, const char *what)
+static int read_reply(xsctl *h, int fd, int64_t deadline, const char *what, int ms)
 {
 	struct xs_reply_hdr r;
 	const char *why;
 	int rc = xs_io_read(fd, &r, sizeof(r), deadline);
 	if (rc)
-		return io_fail(h, rc, what);
+		return io_fail(h, rc, what, ms);
 	if (xs_proto_check_reply(&r, &why))
 		return fail(h, -EPROTO, "bad reply from the agent at %s: %s", h->path, why);
 	char *body = malloc((size_t)r.body_len + 1);
@@ -178,7 +179,7 @@ static int read_reply(xsctl *h, int fd, int64_t deadline, const char *what)
 		rc = xs_io_read(fd, body, r.body_len, deadline);
 	if (rc) {
 		free(body);
-		return io_fail(h, rc, what);
+		return io_fail(h, rc, what, ms);
 	}
 	h->msg[r.msg_len] = '\0';
 	body[r.body_len] = '\0';
@@ -188,7 +189,7 @@ static int read_reply(xsctl *h, int fd, int64_t deadline, const char *what)
 	return r.status;
 }
 
-static int send_request(xsctl *h, int fd, const struct req *q, int64_t deadline)
+static int send_request(xsctl *h, int fd, const struct req *q, int64_t deadline, int ms)
 {
 	size_t nlen = q->name ? strlen(q->name) : 0;
 	struct xs_req_hdr hd = {
@@ -209,9 +210,11 @@ static int send_request(xsctl *h, int fd, const struct req *q, int64_t deadline)
 		rc = xs_io_write(fd, q->payload, q->payload_len, deadline);
 	if (!rc)
 		rc = xs_io_write(fd, q->params, q->params_len, deadline);
-	return rc ? io_fail(h, rc, "sending the request to") : 0;
+	return rc ? io_fail(h, rc, "sending the request", ms) : 0;
 }
 
+/* The reply's deadline: the handle's I/O timeout, else the action's
+ * deadline and some slack (the agent is working), else the default. */
 static int64_t request_deadline(const xsctl *h, const struct req *q)
 {
 	if (h->io_ms_set)
@@ -221,23 +224,38 @@ static int64_t request_deadline(const xsctl *h, const struct req *q)
 	return xs_io_deadline(DEFAULT_IO_MS);
 }
 
+/* Connect and greeting: the handle's I/O timeout, else the action's deadline
+ * (xsplice --timeout), else the default.  A stopped process is told within
+ * that time. */
+static int64_t greeting_deadline(const xsctl *h, const struct req *q)
+{
+	if (h->connect_ms_set)
+		return xs_io_deadline(h->connect_ms);
+	if (h->io_ms_set)
+		return xs_io_deadline(h->io_ms);
+	if (q && q->deadline_ms)
+		return xs_io_deadline((int)q->deadline_ms);
+	return xs_io_deadline(DEFAULT_IO_MS);
+}
+
 /* Connect, read the greeting, then (q != NULL) send q and read the reply. */
 static int exchange(xsctl *h, const struct req *q)
 {
-	int64_t deadline = q ? request_deadline(h, q) : xs_io_deadline(DEFAULT_IO_MS);
+	int64_t start = xs_io_now_ns();
+	int64_t gdl = greeting_deadline(h, q);
 	h->msg[0] = '\0';
 	h->body_len = 0;
 	if (h->body)
 		h->body[0] = '\0';
-	int fd = dial(h);
+	int fd = dial(h, gdl);
 	if (fd < 0)
 		return fd;
-	int rc = read_reply(h, fd, deadline, "waiting for the greeting of");
+	int rc = read_reply(h, fd, gdl, "waiting for its greeting", wait_ms(gdl, start));
 	if (rc < 0) {
 		if (rc == -EPERM) {
 			char why[sizeof(h->msg)];
 			memcpy(why, h->msg, sizeof(why));
-			fail(h, rc, "the agent of %s refused the connection: %.3000s", h->path,
+			fail(h, rc, "the agent at %s refused the connection: %.3000s", h->path,
 			     why);
 		}
 		goto out;
@@ -246,10 +264,12 @@ static int exchange(xsctl *h, const struct req *q)
 	memcpy(h->version, h->msg, vlen);
 	h->version[vlen] = '\0';
 	if (q) {
+		int64_t dl = request_deadline(h, q);
+		int ms = wait_ms(dl, start);
 		h->msg[0] = '\0';
-		rc = send_request(h, fd, q, deadline);
+		rc = send_request(h, fd, q, dl, ms);
 		if (!rc)
-			rc = read_reply(h, fd, deadline, "waiting for the reply of");
+			rc = read_reply(h, fd, dl, "waiting for its reply", ms);
 	}
 out:
 	close(fd);
@@ -260,21 +280,35 @@ out:
 
 /* ---- the API ------------------------------------------------------------------- */
 
+static void set_path(xsctl *h)
+{
+	const struct xs_loc *l = &h->loc;
+	if (l->proc_root)
+		snprintf(h->path, sizeof(h->path), "/proc/%d/root%s/%s", (int)l->pid, l->dir,
+		         l->name);
+	else
+		snprintf(h->path, sizeof(h->path), "%s/%s", l->dir, l->name);
+}
+
 XSCTL_API int xsctl_attach_path(xsctl *h, const char *socket_path)
 {
-	if (strlen(socket_path) >= sizeof(h->path))
-		return fail(h, -ENAMETOOLONG, "socket path too long: %s", socket_path);
-	snprintf(h->path, sizeof(h->path), "%s", socket_path);
+	int rc = xs_ctl_loc_path(socket_path, &h->loc, h->msg, sizeof(h->msg));
+	if (rc) {
+		h->path[0] = h->loc.dir[0] = '\0';
+		return rc;
+	}
+	set_path(h);
 	return exchange(h, NULL);
 }
 
 XSCTL_API int xsctl_attach(xsctl *h, pid_t pid)
 {
-	int rc = xs_ctl_locate(pid, h->path, sizeof(h->path), h->msg, sizeof(h->msg));
+	int rc = xs_ctl_locate(pid, &h->loc, h->msg, sizeof(h->msg));
 	if (rc) {
-		h->path[0] = '\0';
+		h->path[0] = h->loc.dir[0] = '\0';
 		return rc;
 	}
+	set_path(h);
 	return exchange(h, NULL);
 }
 

@@ -12,6 +12,9 @@ saying what must happen:
     noreport: KIND NAME                      ... that must not be there
     object: FILE.o SYMBOL                    the compiler really produced SYMBOL
                                              (the construct the case is about)
+    strict: TEXT                             xsplice-build --strict refuses the
+                                             same patch with TEXT in its stderr
+                                             (attention items become refusals)
 
 The program is built the production way (make CC=xsplice-cc) and started under
 the agent; the BEFORE replies are checked, xsplice-build makes the payload from
@@ -40,6 +43,7 @@ class Case:
     def __init__(self, path):
         self.expect, self.target = None, "prog"
         self.queries, self.messages, self.reports, self.noreports, self.objects = [], [], [], [], []
+        self.strict = []
         for raw in (path / "case.txt").read_text().splitlines():
             if not raw.strip() or raw.startswith("#"):
                 continue
@@ -60,6 +64,8 @@ class Case:
                 self.noreports.append(tuple(val.split(None, 1)))
             elif key == "object":
                 self.objects.append(tuple(val.split()))
+            elif key == "strict":
+                self.strict.append(val)
             else:
                 raise AssertionError(f"{path}/case.txt: unknown key {key!r}")
         assert self.expect in EXIT, f"{path}/case.txt: expect must be one of {list(EXIT)}"
@@ -113,6 +119,16 @@ def test_corpus_case(name, tmp_path, start):
         assert r in rows, f"{name}: report lacks {r}: {rows}"
     for r in case.noreports:
         assert r not in rows, f"{name}: report has {r}: {rows}"
+
+    if case.strict:
+        p = run([BUILD, "-q", "--strict", "-s", src, "-p", src / "fix.patch",
+                 "-t", prod / case.target, "-o", tmp_path / "out-strict", "-n", "fix"],
+                check=False, timeout=300)
+        assert p.returncode == EXIT["refused"], \
+            f"{name}: xsplice-build --strict exited {p.returncode}\nstderr:{p.stderr}"
+        for m in case.strict:
+            assert m in p.stderr, f"{name}: {m!r} not in xsplice-build --strict's message:\n{p.stderr}"
+        assert not (tmp_path / "out-strict" / "fix.xsplice").exists()
 
     if case.expect == "applied":
         payload = out / "fix.xsplice"

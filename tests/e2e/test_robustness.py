@@ -467,8 +467,19 @@ def exe_range(t):
     return min(a for a, _ in spans), max(b for _, b in spans)
 
 
+def open_fds(pid):
+    """fd -> what it is (so that a leak says what leaked)."""
+    fds = []
+    for fd in sorted(os.listdir(f"/proc/{pid}/fd"), key=int):
+        try:
+            fds.append(f"{fd}:{os.readlink(f'/proc/{pid}/fd/{fd}')}")
+        except OSError:  # closed meanwhile
+            pass
+    return fds
+
+
 def snapshot(t, lo_hi):
-    return near_maps(t, lo_hi), sorted(os.listdir(f"/proc/{t.pid}/fd"))
+    return near_maps(t, lo_hi), open_fds(t.pid)
 
 
 def settled(t, lo_hi, base, bound=10.0):
@@ -560,6 +571,9 @@ def test_the_payloads_are_real(rb, start):
 @pytest.mark.parametrize("payload", ["p_cxx", "p_multi", "p_expect"])
 def test_mutated_payloads_never_harm_the_target(rb, start, tmp_path, payload):
     t = start([rb["target"]])
+    # the agent's socket exists before main() runs: once the target
+    # answers, its own descriptors (a pipe) are open and in the base
+    assert t.query("ping") == "pong"
     lo_hi = exe_range(t)
     base = snapshot(t, lo_hi)
     upload = Upload(t, rb["target"], payload)
@@ -648,6 +662,7 @@ def test_structurally_broken_eh_frame_is_refused(rb, start, tmp_path, how):
     path = tmp_path / f"{how}.xsplice"
     path.write_bytes(m.data)
     t = start([rb["target"]])
+    assert t.query("ping") == "pong"  # main() has opened its pipe
     base = snapshot(t, exe_range(t))
     p = Upload(t, rb["target"], how)(path, "broken", 0, how)
     assert p.returncode == 1, f"{how} accepted; stderr: {p.stderr}"

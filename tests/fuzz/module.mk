@@ -44,3 +44,37 @@ fuzz: $(FUZZ_BIN) $(FUZZ_SEEDS)/.stamp
 	$(FUZZ_BIN) $(FUZZ_COMMON_ARGS) $(FUZZ_ARGS) -artifact_prefix=tests/fuzz/ \
 		tests/fuzz/corpus-run $(FUZZ_SEEDS)
 CHECK_TARGETS += check-fuzz
+
+# The agent's control protocol (tests/fuzz/fuzz_proto.c: the request parser,
+# the reply check, text escaping, XSPLICE_DIR normalisation, in-process;
+# tests/fuzz/proto_live.py: random framed messages to a live agent from
+# several clients while a well-behaved one checks it keeps serving, with
+# the target's RSS and descriptors before and after).
+#
+#   make check-fuzz-proto   short run of both (FUZZ_PROTO_CHECK_SECONDS, 10 s each)
+#   make fuzz-proto         long run (FUZZ_SECONDS each; also run by make fuzz)
+FUZZ_PROTO_SRCS := tests/fuzz/fuzz_proto.c src/common/proto.c src/common/buf.c src/common/sockdir.c
+FUZZ_PROTO_BIN := $(B)/fuzz/fuzz_proto
+FUZZ_PROTO_CHECK_SECONDS ?= 10
+FUZZ_PROTO_ARGS := -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+
+$(FUZZ_PROTO_BIN): $(FUZZ_PROTO_SRCS) $(wildcard src/common/*.h) | $(B)/.deps-ok
+	@mkdir -p $(@D)
+	$(CLANG) -std=gnu11 $(WARN) -Iinclude -Isrc -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) \
+		$(FUZZ_PROTO_SRCS) -o $@
+
+.PHONY: check-fuzz-proto fuzz-proto
+check-fuzz-proto: $(FUZZ_PROTO_BIN) $(AGENT_SO) $(B)/bin/xsplice
+	@rm -rf $(B)/fuzz/proto-check && mkdir -p $(B)/fuzz/proto-check
+	@echo "fuzz: $(FUZZ_PROTO_CHECK_SECONDS) s of libFuzzer over the control protocol (log: $(B)/fuzz/proto-check.log)"
+	@if $(FUZZ_PROTO_BIN) $(FUZZ_PROTO_ARGS) -max_total_time=$(FUZZ_PROTO_CHECK_SECONDS) \
+		-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/proto-check > $(B)/fuzz/proto-check.log 2>&1; then \
+		grep -E '^(Done|stat::number_of_executed_units)' $(B)/fuzz/proto-check.log; \
+	else tail -60 $(B)/fuzz/proto-check.log; echo "check-fuzz-proto: FAILED (crash input in $(B)/fuzz/)"; exit 1; fi
+	@$(PYTHON) tests/fuzz/proto_live.py $(B) $(FUZZ_PROTO_CHECK_SECONDS)
+fuzz-proto: $(FUZZ_PROTO_BIN) $(AGENT_SO) $(B)/bin/xsplice
+	@mkdir -p tests/fuzz/corpus-proto
+	$(FUZZ_PROTO_BIN) $(FUZZ_PROTO_ARGS) $(FUZZ_ARGS) -artifact_prefix=tests/fuzz/ tests/fuzz/corpus-proto
+	$(PYTHON) tests/fuzz/proto_live.py $(B) $(FUZZ_SECONDS)
+fuzz: fuzz-proto
+CHECK_TARGETS += check-fuzz-proto

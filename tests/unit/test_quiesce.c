@@ -26,17 +26,17 @@ static atomic_int stop;
 long busy_fn(long x);
 extern const char busy_fn_end[];
 __asm__(".text\n"
-	".globl busy_fn\n"
-	".type busy_fn,@function\n"
-	"busy_fn:\n"
-	"	lea 1(%rdi), %rax\n"
-	"	nop\n"
-	"	nop\n"
-	"	nop\n"
-	"	ret\n"
-	".globl busy_fn_end\n"
-	"busy_fn_end:\n"
-	".size busy_fn, .-busy_fn\n");
+        ".globl busy_fn\n"
+        ".type busy_fn,@function\n"
+        "busy_fn:\n"
+        "	lea 1(%rdi), %rax\n"
+        "	nop\n"
+        "	nop\n"
+        "	nop\n"
+        "	ret\n"
+        ".globl busy_fn_end\n"
+        "busy_fn_end:\n"
+        ".size busy_fn, .-busy_fn\n");
 
 static void *spinner(void *a)
 {
@@ -191,12 +191,54 @@ static void test_blocked_signal_times_out_and_is_named(void **state)
 		assert_int_equal(f.why, XS_QWHY_TIMEOUT);
 		assert_int_equal(f.tid, (pid_t)atomic_load(&blocker_tid));
 	}
-	xs_thread_describe(f.tid, SIG, why, sizeof(why));
+	xs_thread_describe(f.tid, SIG, f.in_handler, 20, why, sizeof(why));
 	assert_non_null(strstr(why, "blocks signal"));
 	/* once it unblocks, its pending signal is handled and it parks again */
 	atomic_store(&blocker_go, 1);
 	pthread_join(t, NULL);
 	window(0);
+}
+
+static atomic_int hold_action;
+static void holding_action(void)
+{
+	if (syscall(SYS_gettid) == getpid())
+		return; /* the control thread itself */
+	while (atomic_load(&hold_action))
+		usleep(1000);
+}
+
+/*
+ * A thread still in the agent's handler from an earlier window (here: a
+ * per-thread action that takes long) has the signal blocked by the handler's
+ * mask: it is late, and the diagnosis says so, not "blocks signal".
+ */
+static void test_a_thread_still_in_an_earlier_pause_is_late_not_blocking(void **state)
+{
+	(void)state;
+	pthread_t t;
+	struct xs_qfail f;
+	struct xs_err err = {0};
+	char why[256];
+	const uintptr_t fns[] = {(uintptr_t)holding_action};
+	init_once();
+	atomic_store(&stop, 0);
+	t = start(spinner);
+	assert_int_equal(xs_quiesce_prepare(&err), 0);
+	assert_int_equal(xs_quiesce_begin(1000, &f), 0);
+	atomic_store(&hold_action, 1);
+	xs_quiesce_perthread(fns, 1); /* gives up waiting after a while */
+	xs_quiesce_end();
+	assert_int_equal(xs_quiesce_begin(20, &f), -EBUSY);
+	assert_int_equal(f.why, XS_QWHY_TIMEOUT);
+	assert_true(f.in_handler);
+	xs_thread_describe(f.tid, SIG, f.in_handler, 20, why, sizeof(why));
+	assert_null(strstr(why, "blocks signal"));
+	assert_non_null(strstr(why, "is late"));
+	atomic_store(&hold_action, 0);
+	window(1); /* it comes back and parks again */
+	atomic_store(&stop, 1);
+	pthread_join(t, NULL);
 }
 
 static void *short_lived(void *a)
@@ -271,6 +313,172 @@ static void test_threads_leave_code_about_to_change(void **state)
 		pthread_join(t[i], NULL);
 }
 
+/*
+ * Functions with known bounds for the decline tests:
+ *   slow_fn(n)   spins n iterations inside itself, then returns
+ *   stuck_fn()   spins inside itself until `unstick` is set
+ */
+long slow_fn(long n);
+void stuck_fn(void);
+extern const char slow_fn_end[], stuck_fn_end[];
+atomic_int unstick;
+__asm__(".text\n"
+        ".globl slow_fn\n"
+        ".type slow_fn,@function\n"
+        "slow_fn:\n"
+        "	mov %rdi, %rax\n"
+        "1:	dec %rax\n"
+        "	jnz 1b\n"
+        "	ret\n"
+        ".globl slow_fn_end\n"
+        "slow_fn_end:\n"
+        ".size slow_fn, .-slow_fn\n"
+        ".globl stuck_fn\n"
+        ".type stuck_fn,@function\n"
+        "stuck_fn:\n"
+        "	pause\n"
+        "	cmpl $0, unstick(%rip)\n"
+        "	je stuck_fn\n"
+        "	ret\n"
+        ".globl stuck_fn_end\n"
+        "stuck_fn_end:\n"
+        ".size stuck_fn, .-stuck_fn\n");
+
+static long slow_fn_outside(long n)
+{
+	volatile long x = n;
+	while (x > 0)
+		x--;
+	return x;
+}
+
+static int in_slow_fn(const void *ctx, uintptr_t pc)
+{
+	(void)ctx;
+	return pc > (uintptr_t)slow_fn && pc < (uintptr_t)slow_fn_end;
+}
+
+static int in_stuck_fn(const void *ctx, uintptr_t pc)
+{
+	(void)ctx;
+	return pc >= (uintptr_t)stuck_fn && pc < (uintptr_t)stuck_fn_end;
+}
+
+/* Long stays in the range (a million iterations), short ones outside. */
+static void *slow_caller(void *a)
+{
+	(void)a;
+	while (!atomic_load(&stop)) {
+		slow_fn(1000000);
+		slow_fn_outside(1000);
+	}
+	return NULL;
+}
+
+/* A thread signalled in the middle of slow_fn must run out of it before it
+ * parks, however the kernel delivers the re-sent signal. */
+static void test_a_declining_thread_parks_only_once_out_of_the_range(void **state)
+{
+	(void)state;
+	pthread_t t[2];
+	struct xs_qfail f;
+	struct xs_err err = {0};
+	init_once();
+	atomic_store(&stop, 0);
+	for (int i = 0; i < 2; i++)
+		t[i] = start(slow_caller);
+	xs_quiesce_set_avoid(in_slow_fn, NULL);
+	for (int n = 0; n < 30; n++) {
+		assert_int_equal(xs_quiesce_prepare(&err), 0);
+		assert_int_equal(xs_quiesce_begin(60000, &f), 0);
+		for (unsigned i = 0; i < xs_quiesce_nthreads(); i++) {
+			const struct xs_qthread *q = xs_quiesce_thread(i);
+			assert_non_null(q);
+			assert_false(in_slow_fn(NULL, q->pc));
+		}
+		xs_quiesce_end();
+	}
+	xs_quiesce_set_avoid(NULL, NULL);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+}
+
+static atomic_int in_slow;
+static void *slow_then_read(void *a)
+{
+	char c;
+	(void)a;
+	atomic_store(&in_slow, 1);
+	slow_fn(20 * 1000 * 1000);
+	/* out of the range, blocked: it must be signalled again and park */
+	if (read(pipefd[0], &c, 1) != 1)
+		atomic_fetch_add(&poll_bad, 1);
+	return NULL;
+}
+
+static void test_a_thread_that_blocks_after_declining_parks(void **state)
+{
+	(void)state;
+	struct xs_qfail f;
+	struct xs_err err = {0};
+	init_once();
+	assert_int_equal(pipe(pipefd), 0);
+	atomic_store(&in_slow, 0);
+	pthread_t t = start(slow_then_read);
+	while (!atomic_load(&in_slow))
+		usleep(100);
+	xs_quiesce_set_avoid(in_slow_fn, NULL);
+	assert_int_equal(xs_quiesce_prepare(&err), 0);
+	assert_int_equal(xs_quiesce_begin(60000, &f), 0);
+	const struct xs_qthread *q = xs_quiesce_thread(0);
+	assert_non_null(q);
+	assert_false(in_slow_fn(NULL, q->pc));
+	xs_quiesce_end();
+	xs_quiesce_set_avoid(NULL, NULL);
+	assert_int_equal(write(pipefd[1], "x", 1), 1);
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&poll_bad), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+static atomic_long stuck_tid;
+static void *stuck_caller(void *a)
+{
+	(void)a;
+	atomic_store(&stuck_tid, syscall(SYS_gettid));
+	stuck_fn();
+	return NULL;
+}
+
+/* A thread that never leaves the range fails the attempt, named with its
+ * PC: it is not parked inside the code about to change. */
+static void test_a_thread_that_stays_in_the_range_fails_the_attempt(void **state)
+{
+	(void)state;
+	struct xs_qfail f;
+	struct xs_err err = {0};
+	init_once();
+	atomic_store(&unstick, 0);
+	atomic_store(&stuck_tid, 0);
+	pthread_t t = start(stuck_caller);
+	while (!atomic_load(&stuck_tid))
+		usleep(100);
+	xs_quiesce_set_avoid(in_stuck_fn, NULL);
+	assert_int_equal(xs_quiesce_prepare(&err), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(xs_quiesce_begin(50, &f), -EBUSY);
+		assert_int_equal(f.why, XS_QWHY_INRANGE);
+		assert_int_equal(f.tid, (pid_t)atomic_load(&stuck_tid));
+		assert_true(in_stuck_fn(NULL, f.pc));
+	}
+	xs_quiesce_set_avoid(NULL, NULL);
+	atomic_store(&unstick, 1);
+	pthread_join(t, NULL);
+	window(0);
+}
+
 static void program_handler(int sig)
 {
 	(void)sig;
@@ -301,13 +509,17 @@ static void test_replaced_handler_is_reported(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parks_every_thread),
-		cmocka_unit_test(test_per_thread_action_runs_once_per_thread),
-		cmocka_unit_test(test_interrupted_poll_is_restarted),
-		cmocka_unit_test(test_blocked_signal_times_out_and_is_named),
-		cmocka_unit_test(test_threads_coming_and_going),
-		cmocka_unit_test(test_threads_leave_code_about_to_change),
-		cmocka_unit_test(test_replaced_handler_is_reported),
+	    cmocka_unit_test(test_parks_every_thread),
+	    cmocka_unit_test(test_per_thread_action_runs_once_per_thread),
+	    cmocka_unit_test(test_interrupted_poll_is_restarted),
+	    cmocka_unit_test(test_blocked_signal_times_out_and_is_named),
+	    cmocka_unit_test(test_threads_coming_and_going),
+	    cmocka_unit_test(test_a_thread_still_in_an_earlier_pause_is_late_not_blocking),
+	    cmocka_unit_test(test_threads_leave_code_about_to_change),
+	    cmocka_unit_test(test_a_declining_thread_parks_only_once_out_of_the_range),
+	    cmocka_unit_test(test_a_thread_that_blocks_after_declining_parks),
+	    cmocka_unit_test(test_a_thread_that_stays_in_the_range_fails_the_attempt),
+	    cmocka_unit_test(test_replaced_handler_is_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,14 +117,15 @@ struct df_obj {
 /* ---- the report ------------------------------------------------------------ */
 
 enum df_note {
-	DN_REPLACED, /* function replaced through its entry */
-	DN_COPIED,   /* changed local function included as a copy, callers re-patched */
-	DN_ADDED,    /* new function */
-	DN_DATA,     /* new datum allocated in the payload */
-	DN_RODATA,   /* changed read-only datum, new copy */
-	DN_IGNORED,  /* a difference that needs no patch, and why */
-	DN_REFUSED,  /* a difference that cannot be live-patched */
-	DN_NOTE,     /* anything else worth saying */
+	DN_REPLACED,  /* function replaced through its entry */
+	DN_COPIED,    /* changed local function included as a copy, callers re-patched */
+	DN_ADDED,     /* new function */
+	DN_DATA,      /* new datum allocated in the payload */
+	DN_RODATA,    /* changed read-only datum, new copy */
+	DN_IGNORED,   /* a difference that needs no patch, and why */
+	DN_REFUSED,   /* a difference that cannot be live-patched */
+	DN_NOTE,      /* anything else worth saying */
+	DN_ATTENTION, /* for a human to review: new code meets data made before the load */
 };
 
 struct df_entry {
@@ -194,6 +195,12 @@ uint64_t df_ref_key(struct df_obj *o, const struct df_rel *r);
 int df_sec_equal(struct df_obj *a, const struct df_sec *sa, struct df_obj *b,
                  const struct df_sec *sb, char *why, size_t whylen);
 int df_compare(struct df_obj *orig, struct df_obj *patched, struct xs_err *err);
+
+/* layout.c: struct layout changes from the DWARF of both builds */
+int df_layout(struct df_ctx *c, struct xs_err *err);
+
+/* attention.c: state and lifetime hazards for the report */
+void df_attention(struct df_ctx *c);
 
 /* plan.c */
 int df_plan(struct df_ctx *c, struct xs_err *err);

@@ -229,8 +229,12 @@ static void refuse_data(struct df_ctx *c)
 	}
 }
 
-/* ICF may have folded two functions into one body; a jump at that body
- * would change both. */
+/* Several names at one address are one function (gcc's f.localalias for
+ * the self-calls of an exported function in -fPIC code, or any alias): the
+ * jump at the shared entry covers every name.  Only when the patched build
+ * separates them -- a name the patch leaves unchanged now has its own code --
+ * was it identical code folding of two functions, and a jump at the shared
+ * body would change both. */
 static void refuse_shared_code(struct df_ctx *c, struct df_sym *p)
 {
 	const struct df_sym *t = p->twin;
@@ -240,7 +244,7 @@ static void refuse_shared_code(struct df_ctx *c, struct df_sym *p)
 		const struct df_sym *q = &c->orig.syms[ts->syms[k]];
 		if (q == t || q->s.st_value != t->s.st_value)
 			continue;
-		if (!q->twin || q->twin->sec != p->sec)
+		if (q->twin && q->twin->sec != p->sec)
 			df_note(&c->rep, DN_REFUSED, df_sym_label(&c->orig, t, a, sizeof(a)),
 			        "shares its code with '%s' in the target (identical code folding), "
 			        "and the "
@@ -504,17 +508,20 @@ static void report(struct df_ctx *c)
 
 int df_plan(struct df_ctx *c, struct xs_err *err)
 {
-	(void)err;
+	int rc;
 	if (c->have_aligned)
 		line_only(c);
 	/* propagate until nothing moves: each rule can make more functions change */
 	for (int round = 0; round < 1000; round++)
 		if (!fragment_of_changed(&c->patched) + !rodata_copies(c) + !copies(c) == 3)
 			break;
+	if ((rc = df_layout(c, err)))
+		return rc;
 	refuse_data(c);
 	refuse_sections(c);
 	choose(c);
 	walk(c);
 	report(c);
+	df_attention(c);
 	return 0;
 }

@@ -9,7 +9,7 @@
 static const char *const kind_names[] = {
     [DN_REPLACED] = "replaced", [DN_COPIED] = "copied",     [DN_ADDED] = "added",
     [DN_DATA] = "new-data",     [DN_RODATA] = "new-rodata", [DN_IGNORED] = "ignored",
-    [DN_REFUSED] = "refused",   [DN_NOTE] = "note",
+    [DN_REFUSED] = "refused",   [DN_NOTE] = "note",         [DN_ATTENTION] = "attention",
 };
 
 void df_note(struct df_report *r, enum df_note kind, const char *name, const char *fmt, ...)
@@ -50,8 +50,9 @@ size_t df_count(const struct df_report *r, enum df_note kind)
 
 void df_report_print(const struct df_report *r, const char *obj, FILE *f)
 {
-	static const enum df_note order[] = {DN_REFUSED, DN_REPLACED, DN_COPIED,  DN_ADDED,
-	                                     DN_DATA,    DN_RODATA,   DN_IGNORED, DN_NOTE};
+	static const enum df_note order[] = {DN_REFUSED, DN_REPLACED, DN_COPIED,
+	                                     DN_ADDED,   DN_DATA,     DN_RODATA,
+	                                     DN_IGNORED, DN_NOTE,     DN_ATTENTION};
 	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
 		for (size_t i = 0; i < r->n; i++)
 			if (r->e[i].kind == order[k])

@@ -32,6 +32,9 @@ source patch against SRCDIR (the source TARGET was built from).
       --nodeps          depend on TARGET only (the default)
       --meta KEY=VALUE  add metadata to the payload (repeatable)
       --debug-file FILE TARGET's separate debug file
+      --strict          refuse when the report has attention items (new code
+                        meeting data made before the load: state, lifetime,
+                        sizeof/offsetof), instead of listing them for review
   -k, --keep            keep the work tree (OUTDIR/work) for debugging
   -q, --quiet           only errors and the final report
   -h, --help
@@ -52,6 +55,7 @@ refuse() {
 
 # ---- options ---------------------------------------------------------------------
 src= patch= target= out= build=make jobs= name= binary= depends= debugfile= keep=0 quiet=0
+strict=0
 meta=()
 need() { [ $# -ge 2 ] || die "$1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -70,6 +74,7 @@ while [ $# -gt 0 ]; do
 	--meta) need "$@"; meta+=(--meta "$2"); shift ;;
 	--debug-file) need "$@"; debugfile="$2"; shift ;;
 	-k | --keep) keep=1 ;;
+	--strict) strict=1 ;;
 	-q | --quiet) quiet=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; die "unknown argument '$1'" ;;
@@ -389,24 +394,45 @@ print_report() {
 			label["replaced"] = "replaced"; label["copied"] = "replaced via callers"
 			label["added"] = "added function"; label["new-data"] = "added data"
 			label["new-rodata"] = "new read-only data"; label["ignored"] = "ignored"
-			label["refused"] = "REFUSED"; label["note"] = "note"
+			label["refused"] = "REFUSED"; label["note"] = "note"; label["attention"] = "attention"
 			split("refused replaced copied added new-data new-rodata ignored note", order, " ")
 		}
-		{ n[$1]++; line[$1, n[$1]] = sprintf("  %-20s %s (%s): %s", label[$1], $3, $2, $4) }
+		{
+			n[$1]++; what = label[$1]; detail = $4
+			# attention items say their class first: "state: ...", "lifetime: ..."
+			if ($1 == "attention" && match(detail, /^[a-z\/]+: /)) {
+				what = substr(detail, 1, RLENGTH - 2); detail = substr(detail, RLENGTH + 1)
+			}
+			line[$1, n[$1]] = sprintf("  %-20s %s (%s): %s", what, $3, $2, detail)
+		}
 		END {
 			for (k = 1; k <= 8; k++)
 				for (i = 1; i <= n[order[k]]; i++) print line[order[k], i]
+			# what a human must review: code after the load meets data made before it
+			if (n["attention"]) {
+				print "attention: the new code will meet data made before the load; review:"
+				for (i = 1; i <= n["attention"]; i++) print line["attention", i]
+			}
 		}' "$report"
 }
 summary() {
 	awk -F'\t' '{ n[$1]++ } END {
 		printf "%d function(s) replaced, %d added, %d variable(s) added, %d ignored", \
-			n["replaced"] + n["copied"], n["added"], n["new-data"] + n["new-rodata"], n["ignored"] }' "$report"
+			n["replaced"] + n["copied"], n["added"], n["new-data"] + n["new-rodata"], n["ignored"]
+		if (n["attention"]) printf ", %d attention item(s)", n["attention"] }' "$report"
 }
 
 if [ $refused = 1 ]; then
 	{
 		printf '%s: the patch cannot be live-patched:\n' "$prog"
+		print_report
+	} | tee "$out/report.txt" >&2
+	exit 2
+fi
+nattention=$(awk -F'\t' '$1 == "attention"' "$report" | wc -l)
+if [ $strict = 1 ] && [ "$nattention" -gt 0 ]; then
+	{
+		printf '%s: refused (--strict): %d attention item(s) to review: the new code will meet data made before the load\n' "$prog" "$nattention"
 		print_report
 	} | tee "$out/report.txt" >&2
 	exit 2

@@ -57,6 +57,18 @@ for ((i = 1; i <= $#; i++)); do
 	esac
 done
 flags=(-ffunction-sections -fdata-sections)
+# Under xsplice-build, debug information for xsplice-diff's layout check
+# (struct members from DWARF); -g does not change the generated code.
+if [ -n "${XSPLICE_CC_LOG:-}" ] && [ "$mode" != preprocess ]; then
+	has_g=0
+	for a in "$@"; do
+		case "$a" in -g0) has_g=0 ;; -g | -g[1-3] | -ggdb* | -gdwarf*) has_g=1 ;; esac
+	done
+	[ $has_g = 1 ] || flags+=(-g)
+	# the SDK's agent functions as weak references: a patch that calls them
+	# (shadow variables) still links as the project's program
+	flags+=(-DXSPLICE_WEAK_API)
+fi
 
 log() {
 	[ -n "${XSPLICE_CC_LOG:-}" ] || return 0

@@ -110,15 +110,26 @@ static void *blocker_main(void *a)
 	return NULL;
 }
 
+/* a thread's start routine that runs as long as the thread (test_exit_status) */
+static atomic_int outer_stop, outer_ready;
+void *outer_main(void *a);
+void *outer_main(void *a)
+{
+	pthread_setname_np(pthread_self(), "outer");
+	atomic_store(&outer_ready, 1);
+	while (!atomic_load(&outer_stop))
+		poll(NULL, 0, 5);
+	return a;
+}
+
 static atomic_int spin_stop;
 static atomic_long spin_calls, spin_bad;
 static void *spin_main(void *a)
 {
 	long i = (long)(intptr_t)a, calls = 0, bad = 0;
-	struct sched_param idle = {0};
-	/* spin only on otherwise idle CPUs, so that the test's own processes
-	 * (the xsplice command, pytest) are not slowed down */
-	pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+	/* normal priority: a SCHED_IDLE thread on a loaded machine is not
+	 * given a CPU for seconds, so it neither pauses in time nor dies
+	 * promptly when killed (the tests flaked on that, not on the agent) */
 	while (!atomic_load_explicit(&spin_stop, memory_order_relaxed)) {
 		long r = work(i);
 		if (r != i + 1 && r != i + 1000)
@@ -349,6 +360,7 @@ static void do_fork(int exec_it)
 	printf("parent\n");
 }
 
+static pthread_t t_outer;
 static pthread_t t_holder, t_blocker, t_spin[64], t_spawner, t_red, t_cb;
 static int nspin;
 
@@ -372,6 +384,15 @@ static void command(char *line)
 		printf("released\n");
 	} else if (!strcmp(cmd, "holdfn")) {
 		printf("%d\n", hold_fn());
+	} else if (!strcmp(cmd, "outer")) {
+		pthread_create(&t_outer, NULL, outer_main, NULL);
+		while (!atomic_load(&outer_ready))
+			poll(NULL, 0, 1);
+		printf("outer\n");
+	} else if (!strcmp(cmd, "outerstop")) {
+		atomic_store(&outer_stop, 1);
+		pthread_join(t_outer, NULL);
+		printf("outerstopped\n");
 	} else if (!strcmp(cmd, "blocker")) {
 		pthread_create(&t_blocker, NULL, blocker_main, NULL);
 		while (!atomic_load(&blocker_ready))

@@ -1,0 +1,2 @@
+int hit(void);
+int limit(void);

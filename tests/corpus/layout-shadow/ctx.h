@@ -1,0 +1,1 @@
+../layout-heap/ctx.h

@@ -1,0 +1,1 @@
+../layout-heap/main.c
