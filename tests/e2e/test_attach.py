@@ -201,6 +201,34 @@ def test_a_program_using_the_default_signal_keeps_it(built, plain):
     assert int(t.query("check").split()[3]) == 0
 
 
+def test_a_program_with_a_private_tmp(built, plain):
+    """Started in its own mount namespace with a private /tmp and no
+    XSPLICE_DIR: the late agent's socket is where the program sees it, and
+    the client still reaches it from here."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare")
+    d = Path(tempfile.mkdtemp(prefix="xsattach.", dir="/var/tmp"))
+    try:
+        exe = shutil.copy(built["target"], d / "attach_target")
+        t = plain(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                   f"mount -t tmpfs none /tmp && exec {exe} -w 2"],
+                  env={"XSPLICE_DIR": "", "XDG_RUNTIME_DIR": ""})
+        try:
+            first = t.line()
+        except AssertionError as e:  # unshare or mount refused
+            pytest.skip(f"cannot give a process a private /tmp here: {e}")
+        t.pid = int(first.split()[1])
+        t.blocked_in(SYS_READ)
+        e = {k: v for k, v in os.environ.items() if k not in ("XSPLICE_DIR", "LD_PRELOAD")}
+        p = run([XSPLICE, "-p", t.pid, "load", "--attach", built["payload"]], check=False,
+                env=e)
+        assert p.returncode == 0, p.stderr
+        assert t.query("value") == "value 2"
+        assert int(t.query("check").split()[3]) == 0
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_a_debian_program_and_its_shared_library(tmp_path, plain, sockdir):
     """/usr/bin/python3 (Debian's, not built here) computes zlib CRCs with
     libz.so.1; a hand-written payload packed against that library changes
