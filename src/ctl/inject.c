@@ -55,7 +55,6 @@ static const struct {
     {SYS_nanosleep, "nanosleep"},
     {SYS_clock_nanosleep, "clock_nanosleep"},
     {SYS_pause, "pause"},
-    {SYS_rt_sigsuspend, "rt_sigsuspend"},
     {SYS_rt_sigtimedwait, "rt_sigtimedwait"},
     {SYS_wait4, "wait4"},
     {SYS_waitid, "waitid"},
@@ -117,6 +116,32 @@ static int candidates(pid_t pid, pid_t *out, int max, int *nthreads)
 	return n;
 }
 
+/*
+ * Does the call swap the thread's signal mask while it waits (ppoll,
+ * pselect6, epoll_pwait(2) given a mask)?  Then the mask ptrace reads is the
+ * temporary one, and the thread's own mask is kept by the kernel where
+ * ptrace cannot restore it: such a thread is not borrowed (rt_sigsuspend,
+ * which always swaps, is not on the list at all).
+ */
+static int swaps_mask(struct xs_pt_thread *t)
+{
+	const struct user_regs_struct *r = &t->saved;
+	uint64_t ss = 0;
+	switch ((long)r->orig_rax) {
+	case SYS_ppoll:
+		return r->r10 != 0;
+	case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+#endif
+		return r->r8 != 0;
+	case SYS_pselect6: /* r9: { const sigset_t *ss; size_t len; } */
+		return r->r9 && (xs_pt_read(t, r->r9, &ss, sizeof(ss)) || ss != 0);
+	default:
+		return 0;
+	}
+}
+
 /* Is the stopped thread at a waiting call's boundary, in libc's code? */
 static const char *safe_point(struct xs_pt_thread *t, const struct xs_remote_lib *libc)
 {
@@ -128,7 +153,42 @@ static const char *safe_point(struct xs_pt_thread *t, const struct xs_remote_lib
 		return NULL;
 	if (xs_pt_read(t, ip - 2, insn, 2) || insn[0] != 0x0f || insn[1] != 0x05)
 		return NULL;
-	return name;
+	return swaps_mask(t) ? NULL : name;
+}
+
+/* Signals pending for tid (its own and the process's), from /proc. */
+static int pending_signals(pid_t pid, pid_t tid, uint64_t *set)
+{
+	char path[96], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	*set = 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "SigPnd:", 7) || !strncmp(line, "ShdPnd:", 7))
+			*set |= strtoull(line + 7, NULL, 16);
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Some waiting calls do not restart after a stop but fail with EINTR
+ * (epoll_wait, rt_sigtimedwait, a socket call with SO_RCVTIMEO): the kernel
+ * does that for any ptrace or job-control stop.  When no signal the thread
+ * would take is pending, the EINTR can only be ours: the call is issued
+ * again, with the same arguments, instead of returning it.  A timeout then
+ * starts over (documented); with a signal pending, the EINTR stays, as the
+ * program would have seen it.
+ */
+static void reissue_if_ours(pid_t pid, struct xs_pt_thread *t)
+{
+	uint64_t pend = 0;
+	if (t->saved.rax != (uint64_t)-EINTR || !waiting_name((long)t->saved.orig_rax) ||
+	    pending_signals(pid, t->tid, &pend) || (pend & ~t->saved_mask))
+		return;
+	t->saved.rax = t->saved.orig_rax;
+	t->saved.rip -= 2; /* the syscall instruction, checked by safe_point */
 }
 
 /* dlerror() in the target, after a failed dlopen. */
@@ -232,6 +292,7 @@ int xs_inject_agent(pid_t pid, const char *agent_path, struct xs_inject_result *
 		rc = load(pid, &t, &libc, agent_path, why, whylen);
 		if (t.seized) {
 			char more[256];
+			reissue_if_ours(pid, &t);
 			int rrc = xs_pt_restore(&t, more, sizeof(more));
 			if (rrc && !rc) {
 				snprintf(why, whylen, "restoring thread %d: %s", (int)t.tid, more);

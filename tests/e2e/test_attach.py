@@ -91,7 +91,7 @@ class Plain:
             f.close()
 
 
-SYS_READ, SYS_CLOCK_NANOSLEEP = 0, 230
+SYS_READ, SYS_CLOCK_NANOSLEEP, SYS_EPOLL_WAIT, SYS_PPOLL = 0, 230, 232, 271
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +156,26 @@ def test_read_on_a_pipe_reads_the_next_line_exactly(built, plain):
     t.send("line one\nline two")
     assert t.line() == "one 2"
     assert t.proc.stdout.readline() == "two 2\n"  # (already buffered by line())
+
+
+def test_epoll_wait_sees_no_eintr(built, plain):
+    """epoll_wait fails with EINTR after any ptrace stop; the attach issues it
+    again (no signal was pending), so the program never sees it."""
+    t = ready(plain([built["target"], "-w", "0", "-e"]))
+    t.blocked_in(SYS_EPOLL_WAIT)
+    p = t.cli("load", "--attach", built["payload"], check=0)
+    assert t.query("line after epoll") == "after epoll 2", p.stderr
+
+
+def test_a_thread_in_ppoll_with_a_mask_is_not_borrowed(built, plain):
+    """ppoll with a signal mask: ptrace would see only the temporary mask, so
+    that thread is never borrowed; it is the only waiting one: exit 2."""
+    t = ready(plain([built["target"], "-w", "0", "-P"]))
+    t.blocked_in(SYS_PPOLL)
+    p = t.cli("attach")
+    assert p.returncode == 2 and "try again" in p.stderr, p.stderr
+    assert not t.has_agent() and t.status("TracerPid") == "0"
+    assert t.query("value") == "value 1"
 
 
 def test_nanosleep_resumes_with_what_remained(built, plain):

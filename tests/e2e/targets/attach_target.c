@@ -4,6 +4,8 @@
  *          outside {old, new} (default 2)
  *   -s N   N CPU-bound threads spinning (and calling value())
  *   -b N   N threads blocked in read() on a private pipe
+ *   -e     wait for input in epoll_wait(timeout -1) before each read
+ *   -P     wait for input in ppoll() with a signal mask before each read
  *   -m M   mode: traced (a child process traces us), seccomp (an
  *          allow-all seccomp filter), nodump (PR_SET_DUMPABLE 0), spin (the
  *          main thread computes forever and reads nothing), rtsig (the
@@ -25,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
@@ -42,7 +46,7 @@ __attribute__((noinline)) long value(void)
 
 static atomic_long calls, bad;
 static int block_pipe[2];
-static int spin_main;
+static int spin_main, wait_how;
 static volatile sig_atomic_t rt_count;
 
 static void on_rt(int sig)
@@ -151,11 +155,34 @@ static void mode(const char *m)
 	}
 }
 
+/* -e, -P: wait until stdin is readable; an EINTR is reported */
+static void wait_input(void)
+{
+	static int ep = -1;
+	int rc = 0;
+	if (wait_how == 'e') {
+		struct epoll_event ev = {.events = EPOLLIN};
+		if (ep < 0 && ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+		               epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev)))
+			exit(4);
+		rc = epoll_wait(ep, &ev, 1, -1);
+	} else if (wait_how == 'P') {
+		struct pollfd p = {.fd = 0, .events = POLLIN};
+		sigset_t mask;
+		sigemptyset(&mask);
+		rc = ppoll(&p, 1, NULL, &mask);
+	}
+	if (rc < 0 && errno == EINTR)
+		say("eintr");
+}
+
 int main(int argc, char **argv)
 {
 	int nwork = 2, nspin = 0, nblock = 0, opt;
-	while ((opt = getopt(argc, argv, "w:s:b:m:")) != -1) {
-		if (opt == 'w')
+	while ((opt = getopt(argc, argv, "w:s:b:m:eP")) != -1) {
+		if (opt == 'e' || opt == 'P')
+			wait_how = opt;
+		else if (opt == 'w')
 			nwork = atoi(optarg);
 		else if (opt == 's')
 			nspin = atoi(optarg);
@@ -177,6 +204,7 @@ int main(int argc, char **argv)
 	char buf[4096];
 	size_t len = 0;
 	for (;;) {
+		wait_input();
 		ssize_t n = read(0, buf + len, sizeof(buf) - 1 - len);
 		if (n < 0 && errno == EINTR) {
 			say("eintr");
