@@ -180,16 +180,16 @@ def test_a_thread_in_ppoll_with_a_mask_is_not_borrowed(built, plain):
 
 def test_nanosleep_resumes_with_what_remained(built, plain):
     t = ready(plain([built["target"], "-w", "0"]))
-    t.send("sleep 6000")
+    t.send("sleep 8000")
     assert t.line() == "sleeping"
     t.blocked_in(SYS_CLOCK_NANOSLEEP)
-    time.sleep(2)
+    time.sleep(4)
     p = t.cli("attach", "--json", check=0)
     assert json.loads(p.stdout)["syscall"] == "clock_nanosleep"
     slept, ms, _, rc, _, elapsed = t.line().split()
     # not cut short, not failed; a restart of the full timeout after the
-    # 2 s already slept would have taken 8 s or more
-    assert rc == "0" and 6000 <= float(elapsed) < 8000, elapsed
+    # 4 s already slept would have taken 12 s or more
+    assert rc == "0" and 8000 <= float(elapsed) < 12000, elapsed
     assert t.query("value") == "value 1"
 
 
