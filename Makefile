@@ -6,6 +6,7 @@
 #   make bench      benchmarks, written to docs/performance.md
 #   make fuzz       a long libFuzzer run over verify+link
 #   make install PREFIX=/usr/local DESTDIR=
+#   make uninstall PREFIX=/usr/local DESTDIR=
 #
 # Each directory contributes a module.mk fragment that appends to the
 # variables below; nothing recurses.
@@ -77,6 +78,10 @@ bench: all $(BENCH_TARGETS)
 
 install: all $(INSTALL_TARGETS)
 	@bash scripts/install.sh $(B) $(PREFIX) '$(DESTDIR)' $(VERSION)
+
+.PHONY: uninstall
+uninstall:
+	@bash scripts/uninstall.sh $(B) $(PREFIX) '$(DESTDIR)' $(PY_SITE)
 
 clean:
 	rm -rf $(B) $(CLEAN_FILES)

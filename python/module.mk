@@ -1,8 +1,12 @@
 # python: the xsplice module (ctypes bindings over libxsplicectl.so).
-# `make install` puts it in $(PREFIX)/lib/python3/dist-packages/xsplice and
-# records where libxsplicectl.so was installed ($(LIBDIR)) in _paths.py.
+# `make install` puts it where Debian's python3 looks: /usr/lib/python3/
+# dist-packages for PREFIX=/usr, $(PREFIX)/lib/python3.X/dist-packages for any
+# other prefix (/usr/local/lib/python3.X/dist-packages is on python3's path),
+# and records where libxsplicectl.so.0 was installed ($(LIBDIR)) in _paths.py.
 PY_PKG_SRCS := $(sort $(wildcard python/xsplice/*.py))
-PY_PKG_DIR = $(DESTDIR)$(PREFIX)/lib/python3/dist-packages/xsplice
+PY_XY = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+PY_SITE = $(if $(filter /usr /usr/,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(PY_XY)/dist-packages)
+PY_PKG_DIR = $(DESTDIR)$(PY_SITE)/xsplice
 
 .PHONY: install-python
 install-python: install-ctl

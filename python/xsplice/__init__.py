@@ -58,7 +58,7 @@ def _candidates():
         yield env
     try:
         from . import _paths  # written by `make install`
-        yield os.path.join(_paths.LIBDIR, "libxsplicectl.so")
+        yield os.path.join(_paths.LIBDIR, "libxsplicectl.so.0")
     except ImportError:
         pass
     here = os.path.dirname(os.path.abspath(__file__))
@@ -66,7 +66,7 @@ def _candidates():
     found = ctypes.util.find_library("xsplicectl")
     if found:
         yield found
-    yield "libxsplicectl.so"
+    yield "libxsplicectl.so.0"
 
 
 _lib = None
@@ -248,10 +248,15 @@ class Process:
         raise Error(-errno.ENOENT, f"no payload named {name} in process {self.pid or self.socket_path}")
 
     def info(self):
+        """The agent's `info --json`: {"version": 1, "agent_version", "pid", "exe",
+        "build_id", "signal" ("SIGRTMIN+8"), "signal_number", "modules": [...]}."""
         return self._report(_INFO, True)
 
     def history(self):
+        """The agent's `history --json`: {"version": 1, "total", "entries": [...]},
+        each entry with "error" (None or an errno name) and "message"."""
         return self._report(_HISTORY, True)
 
-    def dump(self):
-        return self._report(_DUMP, False)
+    def dump(self, as_json=False):
+        """Everything the agent knows: text, or the `dump --json` object."""
+        return self._report(_DUMP, as_json)

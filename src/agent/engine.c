@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/audit.h"
 #include "agent/engine_int.h"
 #include "agent/history.h"
 #include "agent/maps.h"
@@ -694,16 +695,23 @@ int xs_engine_action(const char *name, enum xs_action act, const struct xs_actio
 	uint64_t pause = 0;
 	int rc;
 	struct xsplice_payload *p = xs_payload_find(name);
+	struct xs_audit_subj subj;
+	xs_audit_subject(&subj, p);
 	if (err)
 		memset(err, 0, sizeof(*err));
-	if (!xs_eng.inited)
-		return xs_err_set(err, -ENOSYS, "the agent's engine is not running");
-	if (!p)
-		return xs_err_set(err, -ENOENT, "no payload named %s is loaded (see xsplice list)",
-		                  name);
+	if (!xs_eng.inited || !p) {
+		rc = !xs_eng.inited
+		         ? xs_err_set(err, -ENOSYS, "the agent's engine is not running")
+		         : xs_err_set(err, -ENOENT,
+		                      "no payload named %s is loaded (see xsplice list)", name);
+		xs_audit(act == XS_ACT_UNLOAD ? "unload" : xs_action_name(act), name, &subj, rc,
+		         err ? err->msg : "", 0);
+		return rc;
+	}
 	if (act == XS_ACT_UNLOAD) {
 		rc = do_unload(p, opts, &pause, err);
 		xs_history_add("unload", name, rc, err ? err->msg : "", pause);
+		xs_audit("unload", name, &subj, rc, err ? err->msg : "", pause);
 		return rc;
 	}
 	rc = do_action(p, act, opts, &pause, err);
@@ -715,6 +723,7 @@ int xs_engine_action(const char *name, enum xs_action act, const struct xs_actio
 		snprintf(p->msg, sizeof(p->msg), "%s", rc && err ? err->msg : "");
 	}
 	xs_history_add(xs_action_name(act), name, rc, err ? err->msg : "", pause);
+	xs_audit(xs_action_name(act), name, &subj, rc, err ? err->msg : "", pause);
 	return rc;
 }
 
@@ -739,6 +748,9 @@ int xs_engine_upload(const char *name, const void *bytes, size_t len, const char
 		atomic_store((struct xsplice_payload * _Atomic *)pp, p);
 	}
 	xs_history_add("upload", name, rc, err ? err->msg : "", 0);
+	struct xs_audit_subj subj;
+	xs_audit_last_upload(&subj);
+	xs_audit("upload", name, &subj, rc, err ? err->msg : "", 0);
 	return rc;
 }
 

@@ -63,7 +63,8 @@ int xs_history_report(int json, struct xs_buf *b)
 	unsigned first = (unsigned)((hist.next + HISTORY_MAX - n) % HISTORY_MAX);
 	char ts[64];
 	if (json)
-		xs_buf_printf(b, "{\"total\":%lu,\"entries\":[", (unsigned long)hist.total);
+		xs_buf_printf(b, "{\"version\":1,\"total\":%lu,\"entries\":[",
+		              (unsigned long)hist.total);
 	else if (!n)
 		xs_buf_printf(b, "no actions yet\n");
 	for (uint64_t k = 0; k < n; k++) {
@@ -75,11 +76,11 @@ int xs_history_report(int json, struct xs_buf *b)
 			xs_buf_printf(b, ",\"name\":");
 			xs_buf_json_str(b, e->name, strlen(e->name));
 			xs_buf_printf(
-			    b,
-			    ",\"result\":\"%s\",\"rc\":%d,\"pause_us\":%lu,\"pause_ns\":%lu,"
-			    "\"message\":",
-			    result(e->rc), e->rc, (unsigned long)(e->pause_ns / 1000),
+			    b, ",\"result\":\"%s\",\"pause_us\":%lu,\"pause_ns\":%lu,\"error\":",
+			    result(e->rc), (unsigned long)(e->pause_ns / 1000),
 			    (unsigned long)e->pause_ns);
+			xs_json_errname(b, e->rc);
+			xs_buf_printf(b, ",\"message\":");
 			xs_buf_json_str(b, e->msg, strlen(e->msg));
 			xs_buf_printf(b, "}");
 			continue;

@@ -145,8 +145,32 @@ int xs_near_map(const struct xs_module *mod, const struct xs_layout *lay, const 
 	return 0;
 }
 
+/*
+ * The finished code moves from the memfd to anonymous memory: an RW copy is
+ * made read-only and executable, then mremap'd over the memfd mapping (one
+ * step, the code is never writable and executable at once).  Profilers
+ * treat anonymous executable memory as JIT code and read its symbols from
+ * /tmp/perf-PID.map (perfmap.c); a "memfd:" mapping they take for a file
+ * they cannot open.  On failure the memfd mapping simply stays.
+ */
+static void make_rx_anonymous(struct xs_areas *a)
+{
+	size_t sz = a->size[XS_AREA_RX];
+	if (!sz || !a->stage_rx)
+		return;
+	void *tmp = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (tmp == MAP_FAILED)
+		return;
+	memcpy(tmp, a->stage_rx, sz);
+	if (mprotect(tmp, sz, PROT_READ | PROT_EXEC) ||
+	    mremap(tmp, sz, sz, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a->addr[XS_AREA_RX]) ==
+	        MAP_FAILED)
+		munmap(tmp, sz);
+}
+
 int xs_near_finalize(struct xs_areas *a, struct xs_err *err)
 {
+	make_rx_anonymous(a);
 	if (a->stage_rx)
 		munmap(a->stage_rx, a->size[XS_AREA_RX]);
 	a->stage_rx = NULL;

@@ -15,6 +15,7 @@
 
 #include "agent/engine.h"
 #include "agent/nearmem.h"
+#include "agent/sigcheck.h"
 #include "core/core.h"
 
 /* Per-function switch state. */
@@ -59,7 +60,10 @@ struct xsplice_payload {
 	struct xs_linked l;
 	struct xs_fstate *fs; /* l.nfuncs entries */
 	int eh_registered;
-	int64_t uploaded; /* CLOCK_REALTIME seconds */
+	int64_t uploaded;        /* CLOCK_REALTIME seconds */
+	struct xs_signer signer; /* who signed it (sigcheck.c) */
+	int perfmapped;          /* lines in /tmp/perf-PID.map (perfmap.c) */
+	void *jit_entry;         /* registered with GDB's JIT interface (gdbjit.c) */
 };
 
 struct xs_engine_state {

@@ -12,6 +12,7 @@
 #include "agent/payload.h"
 #include "agent/quiesce.h"
 #include "agent/shadow_internal.h"
+#include "agent/signame.h"
 #include "agent/textpoke.h"
 #include "arch/arch.h"
 
@@ -20,6 +21,18 @@
 static const char *hexid(const struct xs_id *id, char *out)
 {
 	return xs_hex_id(id->b, id->len, out, HEX_MAX);
+}
+
+/* rc as JSON: null for success, else the errno's name ("EINVAL") */
+void xs_json_errname(struct xs_buf *b, int rc)
+{
+	const char *n = rc < 0 ? strerrorname_np(-rc) : NULL;
+	if (rc >= 0)
+		xs_buf_printf(b, "null");
+	else if (n)
+		xs_buf_printf(b, "\"%s\"", n);
+	else
+		xs_buf_printf(b, "\"E%d\"", -rc);
 }
 
 static void jstr(struct xs_buf *b, const char *s)
@@ -129,10 +142,17 @@ static void payload_json(struct xs_buf *b, const struct xsplice_payload *p, int 
 	char h[HEX_MAX];
 	xs_buf_printf(b, "{\"name\":");
 	jstr(b, p->name);
-	xs_buf_printf(b, ",\"state\":\"%s\",\"rc\":%d,\"last_action\":\"%s\",\"message\":",
-	              state_str(p), p->rc, act_str(p->last_act));
+	xs_buf_printf(b, ",\"state\":\"%s\",\"last_action\":\"%s\",\"error\":", state_str(p),
+	              act_str(p->last_act));
+	xs_json_errname(b, p->rc);
+	xs_buf_printf(b, ",\"message\":");
 	jstr(b, p->msg);
 	xs_buf_printf(b, ",\"build_id\":\"%s\"", hexid(&p->id, h));
+	if (p->signer.is_signed)
+		xs_buf_printf(b, ",\"signer\":\"%s\",\"signer_trusted\":%s", p->signer.keyid,
+		              p->signer.trusted ? "true" : "false");
+	else
+		xs_buf_printf(b, ",\"signer\":null,\"signer_trusted\":false");
 	xs_buf_printf(b, ",\"target\":\"%s\",\"target_module\":", hexid(&p->target, h));
 	jstr(b, p->mod_path);
 	xs_buf_printf(b, ",\"depends\":\"%s\"",
@@ -152,6 +172,11 @@ static void payload_text(struct xs_buf *b, const struct xsplice_payload *p)
 	char h[HEX_MAX], e[1024];
 	xs_buf_printf(b, "%s: %s\n", xs_esc(e, sizeof(e), p->name), state_str(p));
 	xs_buf_printf(b, "  %-10s%s\n", "build-id", hexid(&p->id, h));
+	xs_buf_printf(b, "  %-10s%s%s\n", "signer",
+	              p->signer.is_signed ? p->signer.keyid : "unsigned",
+	              !p->signer.is_signed ? ""
+	              : p->signer.trusted  ? " (trusted key)"
+	                                   : " (key not trusted)");
 	xs_buf_printf(b, "  %-10s%s (%s)\n", "target", hexid(&p->target, h),
 	              xs_esc(e, sizeof(e), p->mod_path));
 	xs_buf_printf(b, "  %-10s%s%s\n", "depends",
@@ -214,7 +239,7 @@ static void dump_text(struct xs_buf *b, const struct xsplice_payload *p)
 static int report_list(int json, int dump, struct xs_buf *b)
 {
 	if (json) {
-		xs_buf_printf(b, "{");
+		xs_buf_printf(b, "{\"version\":1,");
 		list_json(b, dump);
 		xs_buf_printf(b, "}\n");
 		return 0;
@@ -228,20 +253,21 @@ static int report_list(int json, int dump, struct xs_buf *b)
 
 static int report_info(int json, struct xs_buf *b)
 {
-	char h[HEX_MAX];
+	char h[HEX_MAX], sg[32];
 	struct xs_err err;
 	int rc = xs_modules_refresh(&err);
 	if (rc)
 		return rc;
 	const struct xs_module *main = xs_module_main();
 	if (json) {
-		xs_buf_printf(b, "{\"version\":\"%s\",\"pid\":%d,\"exe\":", XSPLICE_VERSION,
-		              (int)getpid());
+		xs_buf_printf(b, "{\"version\":1,\"agent_version\":\"%s\",\"pid\":%d,\"exe\":",
+		              XSPLICE_VERSION, (int)getpid());
 		jstr(b, main ? main->path : "");
 		xs_buf_printf(b,
-		              ",\"build_id\":\"%s\",\"signal\":%d,\"text_write\":\"%s\","
-		              "\"modules\":[",
+		              ",\"build_id\":\"%s\",\"signal\":\"%s\",\"signal_number\":%d,"
+		              "\"text_write\":\"%s\",\"modules\":[",
 		              main ? xs_hex_id(main->id, main->idlen, h, sizeof(h)) : "",
+		              xs_signal_name(xs_quiesce_signal(), sg, sizeof(sg)),
 		              xs_quiesce_signal(),
 		              xs_text_uses_procmem() ? "/proc/self/mem" : "mprotect");
 		for (unsigned i = 0; i < xs_modules_count(); i++) {
@@ -258,10 +284,10 @@ static int report_info(int json, struct xs_buf *b)
 	}
 	char e[1024];
 	xs_buf_printf(b, "xsplice agent %s in pid %d\n", XSPLICE_VERSION, (int)getpid());
-	xs_buf_printf(b, "executable: %s\nbuild-id:   %s\nsignal:     %d\n",
+	xs_buf_printf(b, "executable: %s\nbuild-id:   %s\nsignal:     %s (%d)\n",
 	              main ? xs_esc(e, sizeof(e), main->path) : "?",
 	              main ? xs_hex_id(main->id, main->idlen, h, sizeof(h)) : "?",
-	              xs_quiesce_signal());
+	              xs_signal_name(xs_quiesce_signal(), sg, sizeof(sg)), xs_quiesce_signal());
 	xs_buf_printf(b, "modules:\n");
 	for (unsigned i = 0; i < xs_modules_count(); i++) {
 		const struct xs_module *m = xs_module_at(i);
@@ -273,12 +299,15 @@ static int report_info(int json, struct xs_buf *b)
 
 static void dump_engine(int json, struct xs_buf *b)
 {
+	char sg[32];
 	struct xs_shadow_stat st[32];
 	long n = xs_shadow_stats(st, 32);
 	if (json) {
 		xs_buf_printf(b,
-		              ",\"engine\":{\"signal\":%d,\"syscalls_restarted\":%lu,"
+		              ",\"engine\":{\"signal\":\"%s\",\"signal_number\":%d,"
+		              "\"syscalls_restarted\":%lu,"
 		              "\"last_pause_ns\":%lu,\"text_write\":\"%s\"},\"shadow\":[",
+		              xs_signal_name(xs_quiesce_signal(), sg, sizeof(sg)),
 		              xs_quiesce_signal(), (unsigned long)xs_quiesce_restarts(),
 		              (unsigned long)xs_quiesce_last_pause_ns(),
 		              xs_text_uses_procmem() ? "/proc/self/mem" : "mprotect");
@@ -289,9 +318,10 @@ static void dump_engine(int json, struct xs_buf *b)
 		return;
 	}
 	xs_buf_printf(b,
-	              "engine: signal %d, %lu syscalls restarted, last pause %lu us, code "
+	              "engine: signal %s, %lu syscalls restarted, last pause %lu us, code "
 	              "written through %s\n",
-	              xs_quiesce_signal(), (unsigned long)xs_quiesce_restarts(),
+	              xs_signal_name(xs_quiesce_signal(), sg, sizeof(sg)),
+	              (unsigned long)xs_quiesce_restarts(),
 	              (unsigned long)(xs_quiesce_last_pause_ns() / 1000),
 	              xs_text_uses_procmem() ? "/proc/self/mem" : "mprotect");
 	if (n < 0)
@@ -307,7 +337,7 @@ static int report_dump(int json, struct xs_buf *b)
 		dump_engine(0, b);
 		return report_list(0, 1, b);
 	}
-	xs_buf_printf(b, "{");
+	xs_buf_printf(b, "{\"version\":1,");
 	list_json(b, 1);
 	dump_engine(1, b);
 	xs_buf_printf(b, "}\n");

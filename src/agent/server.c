@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent/audit.h"
 #include "agent/engine.h"
 #include "common/buf.h"
 #include "common/proto.h"
@@ -61,6 +62,7 @@ static int peer_allowed(int fd, struct xs_buf *out)
 	snprintf(msg, sizeof(msg), "uid %u may not control process %d (owner uid %u, or root)",
 	         (unsigned)cred.uid, (int)getpid(), (unsigned)euid);
 	xs_agent_diag("refused a control connection from pid %d: %s", (int)cred.pid, msg);
+	xs_audit_refused_peer(cred.uid, cred.pid, msg);
 	xs_proto_frame(out, -EPERM, msg, NULL, 0);
 	return 0;
 }
@@ -137,7 +139,9 @@ static void serve(struct conn *c)
 
 	xs_buf_init(&body);
 	xs_server_lock();
+	xs_audit_peer_fd(c->fd);
 	int rc = dispatch(&q, &body, &err);
+	xs_audit_peer(0, 0, 0);
 	xs_server_unlock();
 	if (rc < 0 && !err.msg[0])
 		snprintf(err.msg, sizeof(err.msg), "%s %s: %s", xs_proto_op_name(r->h.op), r->name,

@@ -1,6 +1,7 @@
 #include "agent/signame.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,4 +27,16 @@ int xs_signal_parse(const char *s)
 			return sig;
 	}
 	return 0;
+}
+
+const char *xs_signal_name(int sig, char *buf, size_t cap)
+{
+	const char *abbrev = sig > 0 && sig < SIGRTMIN ? sigabbrev_np(sig) : NULL;
+	if (abbrev)
+		snprintf(buf, cap, "SIG%s", abbrev);
+	else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+		snprintf(buf, cap, "SIGRTMIN+%d", sig - SIGRTMIN);
+	else
+		snprintf(buf, cap, "%d", sig);
+	return buf;
 }

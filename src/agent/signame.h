@@ -7,4 +7,8 @@
  * when it names no signal. */
 int xs_signal_parse(const char *s);
 
+#include <stddef.h>
+/* "SIGUSR2", "SIGRTMIN+8" (for reports) */
+const char *xs_signal_name(int sig, char *buf, size_t cap);
+
 #endif

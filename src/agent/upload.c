@@ -1,7 +1,7 @@
 /*
  * Upload: untrusted bytes -> a linked, final, CHECKED payload.
  *
- *   verify (core) -> target build-id loaded? -> own build-id new? ->
+ *   signature (sigcheck.c) -> verify (core) -> target build-id loaded? -> own build-id new? ->
  *   layout -> near areas -> link (core, with our symbol resolver) ->
  *   new symbols unique? -> per-function switch bytes -> final areas ->
  *   .eh_frame registered
@@ -19,9 +19,12 @@
 #include <xsplice/patch.h>
 #include <xsplice/shadow.h>
 
+#include "agent/audit.h"
+#include "agent/gdbjit.h"
 #include "agent/maps.h"
 #include "agent/modules.h"
 #include "agent/payload.h"
+#include "agent/perfmap.h"
 #include "arch/arch.h"
 
 /* The agent's own API, resolved without the dynamic loader (the agent may
@@ -364,8 +367,11 @@ int xs_payload_create(const char *name, const void *bytes, size_t len, const cha
 	p->state = XS_STATE_CHECKED;
 	p->uploaded = (int64_t)time(NULL);
 	rc = copy_kv(&p->params, &p->params_len, params, params_len, "parameters", err);
+	size_t elf_len = len;
 	if (!rc)
-		rc = xs_payload_verify(bytes, len, &elf, err);
+		rc = xs_sig_check(name, bytes, len, &elf_len, &p->signer, err);
+	if (!rc)
+		rc = xs_payload_verify(bytes, elf_len, &elf, err);
 	if (!rc) {
 		copy_id(&p->target, xs_elf_target_id(elf));
 		copy_id(&p->depends, xs_elf_depends_id(elf));
@@ -387,10 +393,13 @@ int xs_payload_create(const char *name, const void *bytes, size_t len, const cha
 	if (!rc && p->l.eh_frame)
 		p->eh_registered = !xs_eh_register(p->l.eh_frame, NULL);
 	xs_elf_free(elf);
+	xs_audit_note_upload(p);
 	if (rc) {
 		xs_payload_destroy(p);
 		return rc;
 	}
+	xs_gdbjit_add(p);
+	xs_perfmap_add(p);
 	*out = p;
 	return 0;
 }
@@ -399,6 +408,8 @@ void xs_payload_destroy(struct xsplice_payload *p)
 {
 	if (!p)
 		return;
+	xs_perfmap_remove(p);
+	xs_gdbjit_remove(p);
 	if (p->eh_registered)
 		xs_eh_deregister(p->l.eh_frame);
 	xs_near_unmap(&p->areas);

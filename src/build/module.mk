@@ -3,7 +3,7 @@
 # tool has its own fragment in src/build/<tool>/module.mk, included here.
 BUILD_LIB_SRCS := src/build/target.c
 BUILD_LIB := $(B)/lib/libxsbuild.a
-BUILD_LIBS := $(shell pkg-config --libs libelf libsodium 2>/dev/null || echo -lelf -lsodium)
+BUILD_LIBS := $(shell pkg-config --libs libdw libelf libsodium 2>/dev/null || echo -ldw -lelf -lsodium)
 
 $(BUILD_LIB): $(BUILD_LIB_SRCS:%.c=$(B)/obj/%.o)
 	@mkdir -p $(@D)

@@ -153,7 +153,7 @@ static void print_json(const struct proc *v, size_t n, int all)
 {
 	struct xs_buf b;
 	xs_buf_init(&b);
-	xs_buf_printf(&b, "[");
+	xs_buf_printf(&b, "{\"version\": 1, \"processes\": [");
 	for (size_t i = 0; i < n; i++) {
 		xs_buf_printf(&b, "%s\n  {\"pid\": %d, \"exe\": ", i ? "," : "", (int)v[i].pid);
 		xs_buf_json_str(&b, v[i].exe, strlen(v[i].exe));
@@ -168,7 +168,7 @@ static void print_json(const struct proc *v, size_t n, int all)
 			xs_buf_printf(&b, ", \"agent\": %s", v[i].attachable ? "false" : "true");
 		xs_buf_printf(&b, "}");
 	}
-	xs_buf_printf(&b, "%s]\n", n ? "\n" : "");
+	xs_buf_printf(&b, "%s]}\n", n ? "\n" : "");
 	fwrite(b.data, 1, b.len, stdout);
 	xs_buf_free(&b);
 }

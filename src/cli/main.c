@@ -29,7 +29,10 @@ struct command {
 	int (*fn)(struct cli *c);
 };
 
+static int cmd_help(struct cli *c);
+
 static const struct command commands[] = {
+    {"help", "[COMMAND]", "this list, or how to use one command", 0, 0, 1, 0, cmd_help},
     {"upload", "NAME FILE [key=value...] [--attach]",
      "upload a payload (verified, linked: CHECKED)", 1, 2, -1, OPT_ATTACH, cmd_upload},
     {"list", "[--json]", "list the payloads, their state, build-ids and metadata", 1, 0, 0,
@@ -44,7 +47,7 @@ static const struct command commands[] = {
      OPT_NODEPS | OPT_ATTACH, cmd_load},
     {"info", "[--json]", "the agent's version, the process's modules and build-ids", 1, 0, 0,
      OPT_JSON, cmd_info},
-    {"dump", "", "everything the agent knows", 1, 0, 0, 0, cmd_dump},
+    {"dump", "[--json]", "everything the agent knows", 1, 0, 0, OPT_JSON, cmd_dump},
     {"history", "[--json]", "the recent actions and their results", 1, 0, 0, OPT_JSON, cmd_history},
     {"ps", "[--all] [--json]", "processes that carry an agent (--all: and attachable ones)", 0, 0,
      0, OPT_JSON | OPT_ALL, cmd_ps},
@@ -70,6 +73,7 @@ void cli_err(const char *fmt, ...)
 	/* no terminal control, whatever an agent or a payload put in it */
 	char raw[8192];
 	va_list ap;
+	fflush(stdout); /* what was said before comes first in a shared log */
 	va_start(ap, fmt);
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
@@ -98,13 +102,55 @@ static void usage(FILE *f)
 	           "  -p, --pid PID             the process to act on (all but ps, run)\n"
 	           "  --timeout MS              deadline of an action, retries included\n"
 	           "  --quiesce-timeout MS      how long each attempt waits for threads to park\n"
-	           "  --json                    JSON output (list, info, history, ps)\n"
+	           "  --json                    JSON output (list, info, dump, history, ps)\n"
 	           "  --nodeps                  apply an independent payload (check only the\n"
 	           "                            target build-id)\n"
 	           "  --attach                  (load, upload) attach the agent first if needed\n"
 	           "  --all                     (ps) also list the processes one may attach to\n"
 	           "  -h, --help, --version\n"
-	           "\nexit status: 0 done, 1 error, 2 busy (try again).  See xsplice(1).\n");
+	           "\n`xsplice help COMMAND` or `xsplice COMMAND --help` for one command.\n"
+	           "exit status: 0 done, 1 error, 2 busy (try again).  See xsplice(1).\n");
+}
+
+static const struct command *find_command(const char *name);
+
+/* `xsplice help COMMAND`, `xsplice COMMAND --help` */
+static void command_help(const struct command *cmd, FILE *f)
+{
+	fprintf(f, "usage: xsplice%s %s %s\n\n%s.\n", cmd->need_pid ? " -p PID" : "", cmd->name,
+	        cmd->args, cmd->help);
+	if (cmd->opts & OPT_JSON)
+		fprintf(f,
+		        "\n  --json     one JSON object, {\"version\": 1, ...}; see JSON OUTPUT in "
+		        "xsplice(1)\n");
+	if (cmd->opts & OPT_NODEPS)
+		fprintf(f, "\n  --nodeps   apply an independent payload (check only the target "
+		           "build-id)\n");
+	if (cmd->opts & OPT_ATTACH)
+		fprintf(f, "\n  --attach   attach the agent first when the process has none "
+		           "(xsplice help attach)\n");
+	if (cmd->opts & OPT_ALL)
+		fprintf(f, "\n  --all      also the processes without an agent that attach "
+		           "would accept\n");
+	if (cmd->need_pid)
+		fprintf(f, "\n  -p, --pid PID, --timeout MS, --quiesce-timeout MS: see xsplice "
+		           "--help\n");
+	fprintf(f, "\nexit status: 0 done, 1 error, 2 busy (try again).  See xsplice(1).\n");
+}
+
+static int cmd_help(struct cli *c)
+{
+	if (!c->argc) {
+		usage(stdout);
+		return EXIT_DONE;
+	}
+	const struct command *cmd = find_command(c->argv[0]);
+	if (!cmd) {
+		cli_err("unknown command '%s' (xsplice help lists them)", c->argv[0]);
+		return EXIT_ERROR;
+	}
+	command_help(cmd, stdout);
+	return EXIT_DONE;
 }
 
 static int parse_u32(const char *opt, const char *s, uint32_t *out)
@@ -193,7 +239,6 @@ static int parse_option(int argc, char **argv, int *i, struct cli *c)
  * after `run`'s command word, everything is an argument: the child's own
  * options stay its own.  Returns the command, NULL on a usage error.
  */
-static const struct command *find_command(const char *name);
 
 static const struct command *parse(int argc, char **argv, struct cli *c)
 {
@@ -206,6 +251,9 @@ static const struct command *parse(int argc, char **argv, struct cli *c)
 		const char *a = argv[i];
 		if (!only_args && !strcmp(a, "--")) {
 			only_args = 1;
+		} else if (!only_args && cmd && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
+			command_help(cmd, stdout);
+			exit(EXIT_DONE);
 		} else if (!only_args && a[0] == '-' && a[1]) {
 			if (parse_option(argc, argv, &i, c))
 				return NULL;
@@ -216,6 +264,11 @@ static const struct command *parse(int argc, char **argv, struct cli *c)
 				return NULL;
 			}
 			if (cmd->fn == cmd_run) {
+				if (i + 1 < argc && (!strcmp(argv[i + 1], "-h") ||
+				                     !strcmp(argv[i + 1], "--help"))) {
+					command_help(cmd, stdout);
+					exit(EXIT_DONE);
+				}
 				if (i + 1 < argc && !strcmp(argv[i + 1], "--"))
 					i++;
 				only_args = 1;

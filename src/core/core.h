@@ -171,6 +171,9 @@ struct xs_linked {
 	size_t eh_frame_size;
 	/* the address ranges of the payload's own code (for stack checks) */
 	uintptr_t text_start, text_end;
+	/* every defined function, local ones too (for debuggers and profilers) */
+	struct xs_symbol *code_syms;
+	unsigned ncode_syms;
 };
 
 /*

@@ -168,6 +168,53 @@ static int read_symbols(struct xs_place *p, struct xs_linked *out)
 	return 0;
 }
 
+static int is_code(const struct xs_sym *y)
+{
+	return ELF64_ST_TYPE(y->s.st_info) == STT_FUNC && y->s.st_shndx != SHN_UNDEF &&
+	       y->s.st_shndx < SHN_LORESERVE && y->name[0];
+}
+
+/* Every defined function, local or global (names copied as above), for the
+ * debugger and profiler maps. */
+static int read_code_symbols(struct xs_place *p, struct xs_linked *out)
+{
+	const struct xs_elf *e = p->e;
+	size_t n = 0, names = 0;
+	char *dst;
+
+	for (unsigned k = 1; k < e->nsyms; k++)
+		if (is_code(&e->syms[k])) {
+			n++;
+			names += strlen(e->syms[k].name) + 1;
+		}
+	if (!n)
+		return 0;
+	out->code_syms = malloc(n * sizeof(*out->code_syms) + names);
+	if (!out->code_syms)
+		return xs_err_set(p->err, -ENOMEM, "out of memory for %zu symbols", n);
+	dst = (char *)(out->code_syms + n);
+	for (unsigned k = 1; k < e->nsyms; k++) {
+		const struct xs_sym *y = &e->syms[k];
+		struct xs_symbol *o = &out->code_syms[out->ncode_syms];
+		size_t len;
+		int rc;
+
+		if (!is_code(y))
+			continue;
+		rc = xs_place_symbol(p, k, &o->addr);
+		if (rc)
+			return rc;
+		len = strlen(y->name) + 1;
+		memcpy(dst, y->name, len);
+		o->name = dst;
+		dst += len;
+		o->size = y->s.st_size;
+		o->type = STT_FUNC;
+		out->ncode_syms++;
+	}
+	return 0;
+}
+
 int xs_linked_build(struct xs_place *p, struct xs_linked *out)
 {
 	const struct xs_elf *e = p->e;
@@ -186,6 +233,8 @@ int xs_linked_build(struct xs_place *p, struct xs_linked *out)
 		rc = read_hooks(p, out);
 	if (!rc)
 		rc = read_symbols(p, out);
+	if (!rc)
+		rc = read_code_symbols(p, out);
 	if (rc) {
 		xs_linked_free(out);
 		return rc;
@@ -215,5 +264,6 @@ void xs_linked_free(struct xs_linked *l)
 	for (int h = 0; h < XS_HOOK_COUNT; h++)
 		free(l->hooks[h]);
 	free(l->symbols);
+	free(l->code_syms);
 	memset(l, 0, sizeof(*l));
 }

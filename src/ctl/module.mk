@@ -2,11 +2,18 @@
 # XSCTL_API functions of include/xsplice/ctl.h are exported.
 CTL_SRCS := $(sort $(wildcard src/ctl/*.c))
 CTL_PIC := $(CTL_SRCS:%.c=$(B)/pic/%.o)
-CTL_LIBS := $(B)/lib/libxsplicectl.so $(B)/lib/libxsplicectl.a
+# The shared library is libxsplicectl.so.0 (its SONAME), with a symbol
+# version script; libxsplicectl.so is the link-time name (a symlink).
+CTL_SONAME := libxsplicectl.so.0
+CTL_LIBS := $(B)/lib/$(CTL_SONAME) $(B)/lib/libxsplicectl.so $(B)/lib/libxsplicectl.a
 
-$(B)/lib/libxsplicectl.so: $(CTL_PIC) $(COMMON_PIC)
+$(B)/lib/$(CTL_SONAME): $(CTL_PIC) $(COMMON_PIC) src/ctl/libxsplicectl.map
 	@mkdir -p $(@D)
-	$(CC) -shared -Wl,-soname,libxsplicectl.so -Wl,-z,defs -o $@ $^
+	$(CC) -shared -Wl,-soname,$(CTL_SONAME) -Wl,--version-script,src/ctl/libxsplicectl.map \
+		-Wl,-z,defs -o $@ $(CTL_PIC) $(COMMON_PIC)
+
+$(B)/lib/libxsplicectl.so: $(B)/lib/$(CTL_SONAME)
+	ln -sf $(CTL_SONAME) $@
 
 $(B)/lib/libxsplicectl.a: $(CTL_PIC) $(COMMON_PIC)
 	@mkdir -p $(@D)
@@ -18,7 +25,8 @@ ALL_TARGETS += $(CTL_LIBS)
 .PHONY: install-ctl
 install-ctl: $(CTL_LIBS)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/xsplice
-	install -m 0755 $(B)/lib/libxsplicectl.so $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(B)/lib/$(CTL_SONAME) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(CTL_SONAME) $(DESTDIR)$(LIBDIR)/libxsplicectl.so
 	install -m 0644 $(B)/lib/libxsplicectl.a $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/xsplice/ctl.h $(DESTDIR)$(INCDIR)/xsplice/
 INSTALL_TARGETS += install-ctl

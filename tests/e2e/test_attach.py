@@ -424,9 +424,9 @@ def test_busy_when_no_thread_waits(built, plain):
 def test_ps_all_lists_attachable_processes(built, plain):
     t = ready(plain([built["target"], "-w", "0"]))
     p = run([XSPLICE, "ps", "--all", "--json"])
-    mine = [r for r in json.loads(p.stdout) if r["pid"] == t.pid]
+    mine = [r for r in json.loads(p.stdout)["processes"] if r["pid"] == t.pid]
     assert mine and mine[0]["agent"] is False
     t.cli("attach", check=0)
     p = run([XSPLICE, "ps", "--all", "--json"], env={**os.environ, "XSPLICE_DIR": str(t.sockdir)})
-    mine = [r for r in json.loads(p.stdout) if r["pid"] == t.pid]
+    mine = [r for r in json.loads(p.stdout)["processes"] if r["pid"] == t.pid]
     assert mine and mine[0]["agent"] is True

@@ -317,7 +317,8 @@ def test_ps_info_list_report_sane_data(start, ab):
     bid = build_id(ab.target)
 
     ps = json.loads(run([XSPLICE, "ps", "--json"], env=t.env_for_cli()).stdout)
-    mine = [p for p in ps if p["pid"] == t.pid]
+    assert ps["version"] == 1
+    mine = [p for p in ps["processes"] if p["pid"] == t.pid]
     assert len(mine) == 1
     assert mine[0]["exe"] == str(ab.target)
     assert mine[0]["build_id"] == bid
@@ -343,8 +344,8 @@ def test_ps_info_list_report_sane_data(start, ab):
     hist = t.cli("history", check=0).stdout
     assert re.search(r"upload\s+test1\s+done", hist) and re.search(r"apply\s+test1\s+done", hist)
     entries = json.loads(t.cli("history", "--json", check=0).stdout)["entries"]
-    assert [(e["action"], e["name"], e["rc"]) for e in entries] == [
-        ("upload", "test1", 0), ("apply", "test1", 0)]
+    assert [(e["action"], e["name"], e["error"]) for e in entries] == [
+        ("upload", "test1", None), ("apply", "test1", None)]
 
 
 def read_stderr_until(t, needle, timeout=20.0):

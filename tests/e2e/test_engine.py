@@ -222,7 +222,7 @@ def test_the_signal_is_configurable(eng, start):
     assert t.query("work 1") == "1001"
     info = t.cli("info", "--json", check=0).stdout
     rtmin = 34  # glibc's SIGRTMIN
-    assert f'"signal":{rtmin + 3}' in info.replace(" ", ""), info
+    assert f'"signal":"SIGRTMIN+3","signal_number":{rtmin + 3}' in info.replace(" ", ""), info
 
 
 def test_unload_waits_until_no_thread_runs_in_the_payload(eng, start):

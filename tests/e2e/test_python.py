@@ -93,7 +93,7 @@ def test_installed_module(start, ab, tmp_path):
     """`make install` puts the module where python3 finds it, and it finds the library."""
     prefix = tmp_path / "usr"
     run(["make", "-s", "-C", ROOT, "install-python", f"PREFIX={prefix}"])
-    site = prefix / "lib" / "python3" / "dist-packages"
+    site = prefix / "lib" / ("python%d.%d" % sys.version_info[:2]) / "dist-packages"
     assert (site / "xsplice" / "__init__.py").exists()
     t = ab.start(start)
     env = dict(os.environ, PYTHONPATH=str(site))
@@ -106,5 +106,5 @@ def test_installed_module(start, ab, tmp_path):
     out = subprocess.run(["/usr/bin/python3", "-c", code, str(t.pid), str(ab.payload["test1"]),
                           str(site)], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == str(prefix / "lib" / "libxsplicectl.so")
+    assert out.stdout.strip() == str(prefix / "lib" / "libxsplicectl.so.0")
     assert t.query("q") == "1001 201"

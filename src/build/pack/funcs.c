@@ -220,6 +220,8 @@ static int fill_entry(struct pk_ctx *c, struct table *t, size_t e, struct xs_err
 	f->old_size = (uint32_t)(ts->size - off);
 	if (off)
 		f->flags |= XSPLICE_FUNC_INLINE;
+	else
+		pk_warn_inlined(c, ts->name);
 	if (sl->new_addr)
 		return new_size(c, fname, sl->new_addr, &f->new_size, err);
 	if (f->new_size == 0 || f->new_size > f->old_size)

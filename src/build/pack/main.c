@@ -6,6 +6,7 @@
  * See man/xsplice-pack.1 and pack.h for the steps.
  */
 #include "build/pack/pack.h"
+#include "build/sign/sign.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +31,7 @@ static const char usage[] =
     "      --depends ID|FILE  the payload must be applied on top of this one (a hex\n"
     "                         build-id or a payload file)\n"
     "      --meta KEY=VALUE   add a .modinfo string (repeatable)\n"
+    "      --sign KEY         sign the payload with this xsplice-sign secret key\n"
     "  -v, --verbose          say what each symbol resolved to, and why\n"
     "  -h, --help             this text\n"
     "      --version          print the version\n"
@@ -59,7 +61,7 @@ static int die(const char *fmt, ...)
 	return 1;
 }
 
-enum { OPT_DEBUG = 256, OPT_DEBUG_DIR, OPT_DEPENDS, OPT_META, OPT_VERSION };
+enum { OPT_DEBUG = 256, OPT_DEBUG_DIR, OPT_DEPENDS, OPT_META, OPT_VERSION, OPT_SIGN };
 
 static int parse_args(int argc, char **argv, struct pk_opts *o)
 {
@@ -73,6 +75,7 @@ static int parse_args(int argc, char **argv, struct pk_opts *o)
 	    {"depends", required_argument, NULL, OPT_DEPENDS},
 	    {"meta", required_argument, NULL, OPT_META},
 	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"sign", required_argument, NULL, OPT_SIGN},
 	    {NULL, 0, NULL, 0},
 	};
 	o->meta = calloc((size_t)argc, sizeof(*o->meta));
@@ -109,6 +112,9 @@ static int parse_args(int argc, char **argv, struct pk_opts *o)
 			o->meta[o->nmeta++] = optarg;
 			break;
 		}
+		case OPT_SIGN:
+			o->sign_key = optarg;
+			break;
 		case OPT_VERSION:
 			printf("xsplice-pack %s\n", XSPLICE_VERSION);
 			exit(0);
@@ -188,6 +194,14 @@ static int pack(struct pk_ctx *c, struct xs_err *err)
 		rc = pk_funcs(c, err);
 	if (rc == 0)
 		rc = pk_emit(c, err);
+	if (rc == 0 && c->opt.sign_key) {
+		char id[17], msg[sizeof(err->msg)];
+		if (xs_sign_file(c->opt.sign_key, c->opt.out, id, msg, sizeof(msg))) {
+			unlink(c->opt.out);
+			return xs_err_set(err, -EPERM, "%s (nothing written)", msg);
+		}
+		pk_verbose(c, "signed with key %s\n", id);
+	}
 	return rc;
 }
 

@@ -70,6 +70,7 @@ struct pk_opts {
 	char **objs;
 	size_t nobjs;
 	int verbose;
+	const char *sign_key; /* --sign KEY: sign the payload written */
 };
 
 struct pk_ctx {
@@ -102,6 +103,11 @@ size_t pk_nop_len(const uint8_t *p, size_t n);
 /* emit.c: drop, add and renumber sections and symbols for the payload */
 #define PK_BUILD_ID_LEN 20
 int pk_emit_prepare(struct pk_ctx *c, struct xs_err *err);
+
+/* warn.c: the function replaced was inlined into callers (or cloned); a
+ * symbol is in neither the target nor its DT_NEEDED libraries */
+void pk_warn_inlined(const struct pk_ctx *c, const char *fn);
+void pk_warn_unresolvable(const struct pk_ctx *c, const char *name);
 
 /* write.c: --depends, then write, id, verify and rename the payload */
 int pk_parse_depends(struct pk_ctx *c, struct xs_err *err);

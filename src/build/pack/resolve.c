@@ -137,6 +137,7 @@ static int resolve_one(struct pk_ctx *c, const struct hints *h, size_t i, struct
 			pk_verbose(
 			    c, "%-24s not in the target: left for the agent (shared libraries)\n",
 			    name);
+			pk_warn_unresolvable(c, name);
 			return 0;
 		}
 		if (rc)
