@@ -91,7 +91,7 @@ def run(tmp, build_target):
 def section(rows):
     lines = [
         "",
-        "## (d) Attach to a process started without the agent",
+        "## Attach to a process started without the agent",
         "",
         "`xsplice -p PID attach` (ptrace, the process's own `dlopen` of libxsplice.so in its",
         "main thread, blocked in `read()`; every other thread keeps running), into a fresh",

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "agent/engine.h"
+#include "agent/persist.h"
 #include "agent/server.h"
 #include "agent/signame.h"
 #include "common/sockdir.h"
@@ -469,6 +470,7 @@ __attribute__((constructor)) static void xs_agent_start(void)
 		return;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	setup_dump_signal();
+	xs_persist_apply_store(); /* before main, before anyone can connect */
 	start_control(1);
 }
 

@@ -17,7 +17,14 @@
 
 #include "cli/cli.h"
 
-enum { OPT_JSON = 1u << 0, OPT_NODEPS = 1u << 1, OPT_ATTACH = 1u << 2, OPT_ALL = 1u << 3 };
+enum {
+	OPT_JSON = 1u << 0,
+	OPT_NODEPS = 1u << 1,
+	OPT_FLEET = 1u << 2,
+	OPT_NAME = 1u << 3,
+	OPT_ATTACH = 1u << 4,
+	OPT_ALL = 1u << 5
+};
 
 struct command {
 	const char *name;
@@ -54,6 +61,13 @@ static const struct command commands[] = {
     {"run", "[--] CMD [ARG...]", "run CMD with the agent preloaded", 0, 1, -1, 0, cmd_run},
     {"attach", "[--json]", "load the agent into a process started without it", 1, 0, 0, OPT_JSON,
      cmd_attach},
+    {"store", "add FILE|list|remove NAME", "the patch store: payloads to keep applied", 0, 1, 2,
+     OPT_JSON | OPT_NAME, cmd_store},
+    {"sync", "[--all|-p PID...|--exe PATH]", "bring processes to the store's state", 0, 0, 0,
+     OPT_JSON | OPT_FLEET, cmd_sync},
+    {"status", "[--all|-p PID...|--exe PATH]",
+     "per process: applied payloads, stored ones it lacks", 0, 0, 0, OPT_JSON | OPT_FLEET,
+     cmd_status},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -102,11 +116,16 @@ static void usage(FILE *f)
 	           "  -p, --pid PID             the process to act on (all but ps, run)\n"
 	           "  --timeout MS              deadline of an action, retries included\n"
 	           "  --quiesce-timeout MS      how long each attempt waits for threads to park\n"
-	           "  --json                    JSON output (list, info, dump, history, ps)\n"
+	           "  --json                    JSON output (list, info, dump, history, ps, store\n"
+	           "                            list, sync, status)\n"
 	           "  --nodeps                  apply an independent payload (check only the\n"
 	           "                            target build-id)\n"
-	           "  --attach                  (load, upload) attach the agent first if needed\n"
-	           "  --all                     (ps) also list the processes one may attach to\n"
+	           "  --attach                  load, upload: attach the agent first if needed\n"
+	           "  --all, --exe PATH         sync, status: every process with an agent (ps:\n"
+	           "                            also those one may attach to), or\n"
+	           "                            those running PATH (-p may be repeated)\n"
+	           "  --dry-run                 sync: say what would change\n"
+	           "  --name NAME               store add: the name to store FILE under\n"
 	           "  -h, --help, --version\n"
 	           "\n`xsplice help COMMAND` or `xsplice COMMAND --help` for one command.\n"
 	           "exit status: 0 done, 1 error, 2 busy (try again).  See xsplice(1).\n");
@@ -178,6 +197,21 @@ static int parse_pid(const char *s, pid_t *out)
 	return 0;
 }
 
+/* -p PID: the process; sync and status take several. */
+static int add_pid(struct cli *c, const char *v)
+{
+	pid_t pid;
+	if (parse_pid(v, &pid))
+		return -1;
+	pid_t *nv = realloc(c->pids, (c->npids + 1) * sizeof(*nv));
+	if (!nv)
+		return -1;
+	nv[c->npids++] = pid;
+	c->pids = nv;
+	c->pid = pid;
+	return 0;
+}
+
 /* An option's value: "--opt=V", "-pV", or the next argument. */
 static const char *opt_value(int argc, char **argv, int *i, const char *name)
 {
@@ -218,10 +252,16 @@ static int parse_option(int argc, char **argv, int *i, struct cli *c)
 		return c->nodeps = 1, 0;
 	if (!strcmp(a, "--attach"))
 		return c->attach = 1, 0;
+	if (!strncmp(a, "-p", 2) || opt_is(a, "--pid"))
+		return (v = opt_value(argc, argv, i, "-p")) ? add_pid(c, v) : -1;
 	if (!strcmp(a, "--all"))
 		return c->all = 1, 0;
-	if (!strncmp(a, "-p", 2) || opt_is(a, "--pid"))
-		return (v = opt_value(argc, argv, i, "-p")) ? parse_pid(v, &c->pid) : -1;
+	if (!strcmp(a, "--dry-run"))
+		return c->dry_run = 1, 0;
+	if (opt_is(a, "--exe"))
+		return (c->exe = opt_value(argc, argv, i, "--exe")) ? 0 : -1;
+	if (opt_is(a, "--name"))
+		return (c->name = opt_value(argc, argv, i, "--name")) ? 0 : -1;
 	if (opt_is(a, "--timeout"))
 		return (v = opt_value(argc, argv, i, "--timeout"))
 		           ? parse_u32("--timeout", v, &c->timeout_ms)
@@ -303,12 +343,26 @@ static int check_use(const struct command *cmd, const struct cli *c)
 		        cmd->args);
 		return -1;
 	}
+	if (!(cmd->opts & OPT_FLEET) &&
+	    (c->npids > 1 || (c->all && !(cmd->opts & OPT_ALL)) || c->exe || c->dry_run)) {
+		cli_err("%s takes none of several -p, --all, --exe, --dry-run (sync and status do)",
+		        cmd->name);
+		return -1;
+	}
+	if (c->name && !(cmd->opts & OPT_NAME)) {
+		cli_err("%s does not take --name", cmd->name);
+		return -1;
+	}
+	if ((cmd->opts & OPT_FLEET) && (!!c->npids + c->all + !!c->exe) > 1) {
+		cli_err("%s: give one of --all, -p PID..., --exe PATH", cmd->name);
+		return -1;
+	}
 	if ((c->json && !(cmd->opts & OPT_JSON)) || (c->nodeps && !(cmd->opts & OPT_NODEPS))) {
 		cli_err("%s does not take %s", cmd->name, c->json ? "--json" : "--nodeps");
 		return -1;
 	}
-	if ((c->attach && !(cmd->opts & OPT_ATTACH)) || (c->all && !(cmd->opts & OPT_ALL))) {
-		cli_err("%s does not take %s", cmd->name, c->attach ? "--attach" : "--all");
+	if (c->attach && !(cmd->opts & OPT_ATTACH)) {
+		cli_err("%s does not take --attach", cmd->name);
 		return -1;
 	}
 	return 0;
