@@ -64,6 +64,7 @@ deps:
 
 include $(sort $(wildcard src/*/module.mk src/arch/*/module.mk))
 include $(sort $(wildcard tests/module.mk tests/*/module.mk examples/module.mk bench/module.mk python/module.mk man/module.mk))
+include $(sort $(wildcard contrib/*/module.mk ansible/module.mk))
 
 .PHONY: all check demo bench install clean fuzz
 all: $(ALL_TARGETS)

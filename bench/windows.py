@@ -1,4 +1,4 @@
-"""make bench, section (d): quiesce windows as operators meet them (issue 9).
+"""make bench, section "Quiesce windows": quiesce windows as operators meet them (issue 9).
 
  (d1) the pause of a fresh process's FIRST apply and of a warm one (median of
       later applies), for 1, 10, 100 and 1000 threads that are busy, loop on
@@ -28,7 +28,7 @@ import xsplice  # noqa: E402
 KINDS = ("busy", "usleep", "epoll", "read")
 SIZES = (1, 10, 100, 1000)
 WARM = 7
-HEADING = "## (d) Quiesce windows: first and warm, busy and sleeping threads; kvd latency"
+HEADING = "## Quiesce windows: first and warm, busy and sleeping threads; kvd latency"
 
 
 def sh(*cmd):
@@ -235,14 +235,14 @@ def write_section(lines):
         text = head + (rest[nxt + 1:] if nxt >= 0 else "")
     text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
     out.write_text(text)
-    print(f"bench: wrote section (d) of {out.relative_to(ROOT)}")
+    print(f"bench: wrote the quiesce windows section of {out.relative_to(ROOT)}")
 
 
 def run(tmp, build_target, build_payload):
-    print("bench: (d) quiesce windows")
+    print("bench: quiesce windows")
     load0 = os.getloadavg()[0]
     rows = bench_windows(tmp, build_target, build_payload)
-    print("bench: (d) kvd latency under apply/revert cycles")
+    print("bench: kvd latency under apply/revert cycles")
     kvd = bench_kvd(tmp)
     write_section(section(rows, kvd, (load0, os.getloadavg()[0])))
 

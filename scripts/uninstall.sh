@@ -36,4 +36,17 @@ if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; 
 	/usr | /usr/ | /usr/local | /usr/local/) ldconfig ;;
 	esac
 fi
+# the systemd units and drop-in, the Ansible collection (contrib/systemd, ansible/)
+rm_f "$root"/lib/systemd/system/xsplice-sync.service "$root"/lib/systemd/system/xsplice-sync.path \
+	"$root"/lib/systemd/system/xsplice-sync.timer "$root"/share/xsplice/systemd/xsplice-agent.conf
+coll="$root/share/ansible/collections/ansible_collections/xsplice/livepatch"
+if [ -d "$coll" ]; then
+	rm -rf -- "$coll"
+	echo "removed $coll"
+fi
+for d in share/xsplice/systemd share/xsplice lib/systemd/system lib/systemd \
+	share/ansible/collections/ansible_collections/xsplice \
+	share/ansible/collections/ansible_collections share/ansible/collections share/ansible; do
+	rmdir "$root/$d" 2>/dev/null || true
+done
 echo "uninstalled xsplice from $root"

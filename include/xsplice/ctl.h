@@ -105,6 +105,50 @@ XSCTL_API int xsctl_report(xsctl *h, enum xsctl_report what, int json);
 /* The body of the last reply (NUL-terminated; "" when none). */
 XSCTL_API const char *xsctl_body(const xsctl *h, size_t *len);
 
+/* ---- the patch store and the fleet ------------------------------------------ */
+
+/*
+ * The patch store: a directory of payloads to keep applied ($XSPLICE_STORE,
+ * by default /var/lib/xsplice/payloads for root, else
+ * $XDG_DATA_HOME/xsplice/payloads or ~/.local/share/xsplice/payloads).
+ * A payload from the store is uploaded into a process as "store:NAME".
+ */
+XSCTL_API int xsctl_store_dir(char *out, size_t n);
+/* Verify FILE and store it as NAME (NULL: FILE's base name without its
+ * extension).  -EEXIST when NAME holds another payload; XSCTL_NOOP when it
+ * holds this one. */
+XSCTL_API int xsctl_store_add(xsctl *h, const char *file, const char *name);
+XSCTL_API int xsctl_store_remove(xsctl *h, const char *name);
+/* The store in dependency order, as text or JSON, in xsctl_body(). */
+XSCTL_API int xsctl_store_list(xsctl *h, int json);
+
+#define XSCTL_SYNC_JSON (1u << 0)    /* the summary as JSON */
+#define XSCTL_SYNC_DRY_RUN (1u << 1) /* say what would change, change nothing */
+
+struct xsctl_sync_opts {
+	const pid_t *pids; /* these processes (npids of them), else */
+	size_t npids;
+	const char *exe;                 /* every agent process running this file, else all */
+	uint32_t flags;                  /* XSCTL_SYNC_* */
+	struct xsctl_action_opts action; /* for every apply and revert */
+	unsigned workers;                /* processes handled at once; 0 = default */
+};
+
+/*
+ * Bring processes to the store's state: every stored payload whose target
+ * build-id is a module of the process is uploaded and applied (dependency
+ * order); every "store:NAME" payload whose NAME left the store (or now
+ * holds another build) is reverted and unloaded.  Processes are handled in
+ * parallel; the summary (text or JSON) is in xsctl_body().  Returns
+ * XSCTL_OK (something changed, all in state), XSCTL_NOOP (nothing to do),
+ * -EBUSY (some process was only busy) or another negative errno (some
+ * process failed).  "All" means the agents in $XSPLICE_DIR when it is set,
+ * else every process that carries the agent.
+ */
+XSCTL_API int xsctl_sync(xsctl *h, const struct xsctl_sync_opts *o);
+/* Per process: executable, applied payloads, stored payloads it lacks. */
+XSCTL_API int xsctl_status(xsctl *h, const struct xsctl_sync_opts *o);
+
 /* ---- errors ------------------------------------------------------------------ */
 
 /* The message of the last call ("" when it said nothing). */

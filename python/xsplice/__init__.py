@@ -10,6 +10,11 @@
         p.revert("fix1")
         p.unload("fix1")
 
+    # the patch store and the processes of this machine
+    xsplice.store_add("fix1.xsplice")      # verified, refused on a name clash
+    summary = xsplice.sync(all=True)       # every process with an agent
+    print(xsplice.status()["patched"])
+
 Errors raise xsplice.Error (with .status, a negative errno, and the agent's
 message); "busy, try again" raises xsplice.Busy, a subclass.  Actions
 return True when they changed something and False when the payload was
@@ -24,7 +29,8 @@ import errno
 import json
 import os
 
-__all__ = ["Process", "Error", "Busy", "OK", "NOOP", "load_library"]
+__all__ = ["Process", "Error", "Busy", "OK", "NOOP", "load_library", "store_dir", "store_add",
+           "store_remove", "store_list", "sync", "status"]
 
 OK = 0
 NOOP = 1
@@ -50,6 +56,15 @@ class Busy(Error):
 class _ActionOpts(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_uint32), ("quiesce_timeout_ms", ctypes.c_uint32),
                 ("deadline_ms", ctypes.c_uint32)]
+
+
+class _SyncOpts(ctypes.Structure):
+    _fields_ = [("pids", ctypes.POINTER(ctypes.c_int)), ("npids", ctypes.c_size_t),
+                ("exe", ctypes.c_char_p), ("flags", ctypes.c_uint32), ("action", _ActionOpts),
+                ("workers", ctypes.c_uint)]
+
+
+_SYNC_JSON, _SYNC_DRY_RUN = 1, 2
 
 
 def _candidates():
@@ -88,6 +103,12 @@ def _declare(lib):
         "xsctl_body": (ctypes.POINTER(ctypes.c_char), [vp, ctypes.POINTER(sz)]),
         "xsctl_error": (cp, [vp]),
         "xsctl_busy": (i, [i]),
+        "xsctl_store_dir": (i, [cp, sz]),
+        "xsctl_store_add": (i, [vp, cp, cp]),
+        "xsctl_store_remove": (i, [vp, cp]),
+        "xsctl_store_list": (i, [vp, i]),
+        "xsctl_sync": (i, [vp, ctypes.POINTER(_SyncOpts)]),
+        "xsctl_status": (i, [vp, ctypes.POINTER(_SyncOpts)]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -260,3 +281,97 @@ class Process:
     def dump(self, as_json=False):
         """Everything the agent knows: text, or the `dump --json` object."""
         return self._report(_DUMP, as_json)
+
+
+# -- the patch store and the fleet (no process handle: module functions) ------
+
+def _fleet_call(fn, *args):
+    """Run fn(handle, *args): (status, message, body text)."""
+    lib = load_library()
+    h = lib.xsctl_new()
+    if not h:
+        raise MemoryError("xsctl_new")
+    try:
+        rc = getattr(lib, fn)(h, *args)
+        msg = lib.xsctl_error(h).decode(errors="replace")
+        n = ctypes.c_size_t()
+        body = lib.xsctl_body(h, ctypes.byref(n))
+        text = ctypes.string_at(body, n.value).decode(errors="replace")
+        return rc, msg, text, lib.xsctl_busy(rc)
+    finally:
+        lib.xsctl_free(h)
+
+
+def _raise(rc, msg, busy, summary=None):
+    err = (Busy if busy else Error)(rc, msg or os.strerror(-rc))
+    err.summary = summary
+    raise err
+
+
+def store_dir():
+    """The patch store directory ($XSPLICE_STORE or the default)."""
+    buf = ctypes.create_string_buffer(4096)
+    rc = load_library().xsctl_store_dir(buf, len(buf))
+    if rc < 0:
+        raise Error(rc, "no patch store: set XSPLICE_STORE (or HOME)")
+    return buf.value.decode()
+
+
+def store_add(path, name=None):
+    """Verify the payload at `path` and store it as `name` (default: its base
+    name).  True when stored, False when that payload was already stored
+    under that name; Error when the name holds another payload."""
+    rc, msg, _, busy = _fleet_call("xsctl_store_add", os.fsencode(path),
+                                   name.encode() if name else None)
+    if rc < 0:
+        _raise(rc, msg, busy)
+    return rc == OK
+
+
+def store_remove(name):
+    rc, msg, _, busy = _fleet_call("xsctl_store_remove", name.encode())
+    if rc < 0:
+        _raise(rc, msg, busy)
+    return True
+
+
+def store_list():
+    """The store in dependency order: {"version", "store", "payloads": [...]}."""
+    rc, msg, text, busy = _fleet_call("xsctl_store_list", 1)
+    if rc < 0:
+        _raise(rc, msg, busy)
+    return json.loads(text)
+
+
+def _sync_opts(all, pids, exe, flags, timeout_ms, quiesce_timeout_ms, workers):
+    pids = list(pids or [])
+    if sum([bool(all), bool(pids), exe is not None]) > 1:
+        raise ValueError("give one of all=True, pids or exe")
+    arr = (ctypes.c_int * max(len(pids), 1))(*pids)
+    o = _SyncOpts(arr, len(pids), os.fsencode(exe) if exe is not None else None, flags,
+                  _ActionOpts(0, _ms(quiesce_timeout_ms, "quiesce_timeout_ms"),
+                              _ms(timeout_ms, "timeout_ms")), int(workers or 0))
+    return o, arr
+
+
+def sync(all=False, pids=None, exe=None, dry_run=False, timeout_ms=None,
+         quiesce_timeout_ms=None, workers=None):
+    """Bring processes to the store's state (see xsplice(1) sync).  Returns the
+    JSON summary (a dict: "changed", "status", "processes": [...]); when some
+    process was busy or failed raises Busy or Error with .summary set."""
+    o, keep = _sync_opts(all, pids, exe, _SYNC_JSON | (_SYNC_DRY_RUN if dry_run else 0),
+                         timeout_ms, quiesce_timeout_ms, workers)
+    rc, msg, text, busy = _fleet_call("xsctl_sync", ctypes.byref(o))
+    summary = json.loads(text) if text else None
+    if rc < 0:
+        _raise(rc, msg, busy, summary)
+    return summary
+
+
+def status(all=False, pids=None, exe=None):
+    """Per process: executable, applied payloads, stored payloads it lacks."""
+    o, keep = _sync_opts(all, pids, exe, _SYNC_JSON, None, None, None)
+    rc, msg, text, busy = _fleet_call("xsctl_status", ctypes.byref(o))
+    if rc < 0:
+        _raise(rc, msg, busy)
+    return json.loads(text)

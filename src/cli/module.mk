@@ -4,7 +4,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(B)/obj/%.o)
 
 $(B)/bin/xsplice: $(CLI_OBJS) $(B)/lib/libxsplicectl.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(B)/lib/libxsplicectl.a
+	$(CC) $(CFLAGS) -pthread -o $@ $(CLI_OBJS) $(B)/lib/libxsplicectl.a
 
 ALL_TARGETS += $(B)/bin/xsplice
 

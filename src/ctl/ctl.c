@@ -44,8 +44,8 @@ struct req {
 	size_t params_len;
 };
 
-static int fail(xsctl *h, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(xsctl *h, int rc, const char *fmt, ...)
+#define fail xs_ctl_fail
+int xs_ctl_fail(xsctl *h, int rc, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -118,6 +118,13 @@ XSCTL_API const char *xsctl_action_name(enum xsctl_action act)
 {
 	static const char *const names[] = {"?", "apply", "revert", "replace", "unload"};
 	return act >= XSCTL_APPLY && act <= XSCTL_UNLOAD ? names[act] : names[0];
+}
+
+void xs_ctl_set_body(xsctl *h, char *body, size_t len)
+{
+	free(h->body);
+	h->body = body;
+	h->body_len = len;
 }
 
 /* ---- one exchange ------------------------------------------------------------ */
@@ -299,6 +306,18 @@ XSCTL_API int xsctl_attach_path(xsctl *h, const char *socket_path)
 	}
 	set_path(h);
 	return exchange(h, NULL);
+}
+
+/* Locate only: every connection authenticates the agent anyway (dial). */
+int xs_ctl_target(xsctl *h, pid_t pid)
+{
+	int rc = xs_ctl_locate(pid, &h->loc, h->msg, sizeof(h->msg));
+	if (rc) {
+		h->path[0] = h->loc.dir[0] = '\0';
+		return rc;
+	}
+	set_path(h);
+	return 0;
 }
 
 XSCTL_API int xsctl_attach(xsctl *h, pid_t pid)

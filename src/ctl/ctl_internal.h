@@ -41,4 +41,11 @@ int xs_ctl_dial(const struct xs_loc *loc, long long deadline_ns, char *why, size
 /* 'T' when pid is stopped (SIGSTOP, job control), its state letter, or 0. */
 char xs_ctl_proc_state(pid_t pid);
 
+/* Set the message of h (printf) and return rc. */
+int xs_ctl_fail(xsctl *h, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Make body (malloc'd, NUL-terminated at len) the reply body of h. */
+void xs_ctl_set_body(xsctl *h, char *body, size_t len);
+/* Locate pid's socket for later requests, without a first exchange. */
+int xs_ctl_target(xsctl *h, pid_t pid);
+
 #endif

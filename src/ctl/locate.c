@@ -271,16 +271,24 @@ int xs_ctl_locate(pid_t pid, struct xs_loc *loc, char *why, size_t whylen)
 	}
 	snprintf(why, whylen,
 	         "process %d has no xsplice agent socket (looked in %s); is it running "
-	         "under the agent (xsplice run, or LD_PRELOAD=libxsplice.so)?",
-	         (int)pid, looked);
+	         "under the agent (xsplice run, or LD_PRELOAD=libxsplice.so)? If not, "
+	         "'xsplice -p %d attach' loads the agent into it",
+	         (int)pid, looked, (int)pid);
 	return -ENOENT;
 }
 
 int xs_ctl_loc_path(const char *path, struct xs_loc *loc, char *why, size_t whylen)
 {
-	char norm[4096];
+	char norm[4096], abs[4096 + 256];
 	struct stat st;
 	memset(loc, 0, sizeof(*loc));
+	if (path[0] != '/') { /* relative to where the caller is */
+		char cwd[4096];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return snprintf(why, whylen, "getcwd: %s", strerror(errno)), -errno;
+		snprintf(abs, sizeof(abs), "%s/%.255s", cwd, path);
+		path = abs;
+	}
 	int rc = xs_sockdir_normalize(path, norm, sizeof(norm), why, whylen);
 	if (rc)
 		return rc;

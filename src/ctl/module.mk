@@ -7,15 +7,16 @@ CTL_PIC := $(CTL_SRCS:%.c=$(B)/pic/%.o)
 CTL_SONAME := libxsplicectl.so.0
 CTL_LIBS := $(B)/lib/$(CTL_SONAME) $(B)/lib/libxsplicectl.so $(B)/lib/libxsplicectl.a
 
-$(B)/lib/$(CTL_SONAME): $(CTL_PIC) $(COMMON_PIC) src/ctl/libxsplicectl.map
+# The store verifies payloads with the core (libxscore.a), linked in.
+$(B)/lib/$(CTL_SONAME): $(CTL_PIC) $(COMMON_PIC) $(B)/lib/libxscore.a src/ctl/libxsplicectl.map
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-soname,$(CTL_SONAME) -Wl,--version-script,src/ctl/libxsplicectl.map \
-		-Wl,-z,defs -o $@ $(CTL_PIC) $(COMMON_PIC)
+		-Wl,-z,defs -pthread -o $@ $(CTL_PIC) $(COMMON_PIC) $(B)/lib/libxscore.a
 
 $(B)/lib/libxsplicectl.so: $(B)/lib/$(CTL_SONAME)
 	ln -sf $(CTL_SONAME) $@
 
-$(B)/lib/libxsplicectl.a: $(CTL_PIC) $(COMMON_PIC)
+$(B)/lib/libxsplicectl.a: $(CTL_PIC) $(COMMON_PIC) $(CORE_PIC) $(ARCH_PIC)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -30,3 +31,9 @@ install-ctl: $(CTL_LIBS)
 	install -m 0644 $(B)/lib/libxsplicectl.a $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/xsplice/ctl.h $(DESTDIR)$(INCDIR)/xsplice/
 INSTALL_TARGETS += install-ctl
+
+# unit test of the attach's symbol lookup (tests/unit/test_remote_sym.c)
+UNIT_SRCS_remote_sym := src/ctl/remote_sym.c
+UNIT_LIBS_remote_sym := -ldl
+# Unit test of the report reader and the store's rules (tests/unit/test_fleet.c).
+UNIT_SRCS_fleet := src/ctl/json.c src/common/store.c

@@ -6,4 +6,4 @@
 .PHONY: check-corpus
 check-corpus: all
 	$(PYTEST) $(PYTEST_FLAGS) tests/e2e/test_corpus.py tests/e2e/test_corpus_tools.py \
-		tests/e2e/test_corpus_real.py
+		tests/e2e/test_corpus_real.py tests/e2e/test_build_driver.py

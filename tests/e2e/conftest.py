@@ -60,6 +60,8 @@ class Target:
         e = dict(os.environ)
         e["LD_PRELOAD"] = str(AGENT)
         e["XSPLICE_DIR"] = str(sockdir)
+        # no patch store unless a test gives one (never the machine's own)
+        e["XSPLICE_STORE"] = str(Path(sockdir).parent / "no-store")
         e.update(env or {})
         self.sockdir = Path(sockdir)
         self.proc = subprocess.Popen(
@@ -154,3 +156,12 @@ def strip_copy(src, dst):
     shutil.copy(src, dst)
     run(["strip", "--strip-all", dst])
     return Path(dst)
+
+
+@pytest.fixture(autouse=True)
+def build_cache(tmp_path, monkeypatch):
+    """Each test's xsplice-build runs keep their cache of original builds in
+    the test's own directory (never the user's ~/.cache)."""
+    d = tmp_path / "build-cache"
+    monkeypatch.setenv("XSPLICE_BUILD_CACHE", str(d))
+    return d

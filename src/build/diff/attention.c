@@ -46,22 +46,6 @@ static int is_func(const struct df_sym *y)
 	return y->type == STT_FUNC || y->type == STT_GNU_IFUNC;
 }
 
-static int listed(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = list; (p = strstr(p, name)); p += n)
-		if ((p == list || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
-			return 1;
-	return 0;
-}
-
-static void add(char *list, size_t len, const char *name)
-{
-	size_t n = strlen(list);
-	if (!listed(list, name) && n + 1 < len)
-		snprintf(list + n, len - n, "%s%s", n ? ", " : "", name);
-}
-
 /* The functions section `s` refers to whose names match `words`. */
 static void calls(const struct df_obj *o, const struct df_sec *s, const char *const *words,
                   char *out, size_t len)
@@ -75,7 +59,7 @@ static void calls(const struct df_obj *o, const struct df_sec *s, const char *co
 			continue;
 		if (is_func(y) || !y->sec)
 			if (matches(y->name, words))
-				add(out, len, y->name);
+				df_list_add(out, len, y->name);
 	}
 }
 
@@ -86,8 +70,8 @@ static void minus(const char *a, const char *b, char *out, size_t len)
 	out[0] = '\0';
 	snprintf(tmp, sizeof(tmp), "%s", a);
 	for (char *save = NULL, *w = strtok_r(tmp, ", ", &save); w; w = strtok_r(NULL, ", ", &save))
-		if (!listed(b, w))
-			add(out, len, w);
+		if (!df_list_has(b, w))
+			df_list_add(out, len, w);
 }
 
 static void lifetime(struct df_ctx *c, const struct df_sym *y, const char *label)
@@ -120,6 +104,14 @@ static void lifetime(struct df_ctx *c, const struct df_sym *y, const char *label
 	        *np ? "calls " : "", *np ? np : "no such call left", more);
 }
 
+static int extern_var(const struct df_ctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->next_vars; i++)
+		if (strcmp(c->ext_vars[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 static void state(struct df_ctx *c, const struct df_sym *y, const char *label)
 {
 	const struct df_obj *o = &c->patched;
@@ -131,11 +123,15 @@ static void state(struct df_ctx *c, const struct df_sym *y, const char *label)
 		const struct df_sym *v = &o->syms[t ? t : s->rels[k].sym];
 		if (!v->sec &&
 		    (strcmp(v->name, "pthread_once") == 0 || strcmp(v->name, "call_once") == 0))
-			add(once, sizeof(once), v->name);
+			df_list_add(once, sizeof(once), v->name);
+		if (!v->sec && v->type != STT_SECTION && extern_var(c, v->name)) {
+			df_list_add(vars, sizeof(vars), v->name);
+			continue;
+		}
 		if (!t || v->type != STT_OBJECT || !v->twin || !v->sec ||
 		    o->secs[v->sec].kind != DK_DATA || df_sec_readonly(&o->secs[v->sec]))
 			continue;
-		add(vars, sizeof(vars), df_sym_label(&c->orig, v->twin, lbl, sizeof(lbl)));
+		df_list_add(vars, sizeof(vars), df_sym_label(&c->orig, v->twin, lbl, sizeof(lbl)));
 	}
 	if (*vars)
 		df_note(&c->rep, DN_ATTENTION, label,

@@ -156,6 +156,9 @@ struct df_ctx {
 	int have_aligned;
 	struct df_report rep;
 	int verbose;
+	/* writable variables the patched object declares extern (from DWARF) */
+	char **ext_vars;
+	size_t next_vars;
 };
 
 /* obj.c */
@@ -174,6 +177,9 @@ const char *df_sym_label(const struct df_obj *o, const struct df_sym *s, char *b
 int df_name_has_suffix(const char *name, const char *suffix_kind);
 /* base name of a compiler-generated name: "n.3" -> "n", "f.constprop.0" -> "f" */
 size_t df_base_len(const char *name);
+/* ", "-separated name lists for report details */
+int df_list_has(const char *list, const char *name);
+void df_list_add(char *list, size_t len, const char *name);
 
 /* classify.c */
 int df_classify(struct df_obj *o, struct xs_err *err);
@@ -209,7 +215,7 @@ int df_plan(struct df_ctx *c, struct xs_err *err);
 int df_emit(struct df_ctx *c, const char *out, struct xs_err *err);
 
 /* verify.c: xsplice-diff --check-target */
-int df_check_target(const char *target, char **objs, size_t nobjs, int verbose, FILE *out,
-                    struct xs_err *err);
+int df_check_target(const char *target, const char *debug_file, char **objs, size_t nobjs,
+                    int verbose, FILE *out, struct xs_err *err);
 
 #endif /* XS_DIFF_H */

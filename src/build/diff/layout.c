@@ -44,6 +44,7 @@ struct lay_type {
 struct lay_var {
 	char *name;
 	Dwarf_Off type; /* the DIE of its type */
+	int extern_rw;  /* declared here, defined elsewhere, not const */
 };
 
 struct lay_fn {
@@ -266,6 +267,7 @@ static int scan(struct lay_build *b, Dwarf_Die *d, int top)
 				return -1;
 			b->v[b->nv].name = strdup(dwarf_diename(&c));
 			b->v[b->nv].type = dwarf_dieoffset(&t);
+			b->v[b->nv].extern_rw = is_decl(&c) && dwarf_tag(&t) != DW_TAG_const_type;
 			if (!b->v[b->nv++].name)
 				return -1;
 		} else if (tag == DW_TAG_lexical_block || tag == DW_TAG_namespace) {
@@ -508,21 +510,6 @@ static int refers_to(const struct df_obj *o, const struct df_sec *s, const char 
 	return 0;
 }
 
-static int has_name(char *list, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = list; (p = strstr(p, name)); p += n)
-		if ((p == list || p[-2] == ',') && (p[n] == ',' || p[n] == '\0'))
-			return 1;
-	return 0;
-}
-
-static void add_name(char *list, size_t len, const char *name)
-{
-	if (!has_name(list, name))
-		cat(list, len, "%s%s", *list ? ", " : "", name);
-}
-
 /* One changed type: who uses it, and the verdict. */
 static void judge(struct df_ctx *c, const struct lay_build *pb, const struct lay_type *pt,
                   const char *what)
@@ -536,7 +523,7 @@ static void judge(struct df_ctx *c, const struct lay_build *pb, const struct lay
 			continue;
 		for (size_t k = 1; k < po->nsyms; k++)
 			if (changed_fn(&po->syms[k]) && base_is(po->syms[k].name, pb->f[i].name))
-				add_name(users, sizeof(users), pb->f[i].name);
+				df_list_add(users, sizeof(users), pb->f[i].name);
 	}
 	/* functions through the variables they refer to */
 	for (size_t i = 0; i < pb->nv; i++) {
@@ -559,14 +546,14 @@ static void judge(struct df_ctx *c, const struct lay_build *pb, const struct lay
 			existing = !defined_here;
 		}
 		if ((how & REACH_VALUE) && existing)
-			add_name(globals, sizeof(globals), pb->v[i].name);
+			df_list_add(globals, sizeof(globals), pb->v[i].name);
 		for (size_t k = 1; k < po->nsyms; k++) {
 			const struct df_sym *y = &po->syms[k];
 			if (changed_fn(y) && refers_to(po, &po->secs[y->sec], pb->v[i].name)) {
 				char base[256];
 				snprintf(base, sizeof(base), "%.*s", (int)df_base_len(y->name),
 				         y->name);
-				add_name(users, sizeof(users), base);
+				df_list_add(users, sizeof(users), base);
 			}
 		}
 	}
@@ -609,6 +596,11 @@ int df_layout(struct df_ctx *c, struct xs_err *err)
 		        "layout: no debug information (compile with -g; xsplice-cc adds it under "
 		        "xsplice-build): struct layout changes could not be checked");
 	} else {
+		/* the data the patched code may refer to by name only (for df_attention) */
+		for (size_t i = 0; i < pb.nv; i++)
+			if (pb.v[i].extern_rw && GROW(c->ext_vars, c->next_vars) &&
+			    (c->ext_vars[c->next_vars] = strdup(pb.v[i].name)))
+				c->next_vars++;
 		for (size_t i = 0; i < pb.nt; i++) {
 			const struct lay_type *pt = &pb.t[i], *ot = NULL;
 			for (size_t k = 0; k < ob.nt && !ot; k++)

@@ -34,6 +34,7 @@ static void usage(FILE *f)
 	        "  -l, --label NAME        name of the object in the report (default PATCHED.o)\n"
 	        "  -c, --check-target TGT  check that TGT contains the code of OBJ...; prints\n"
 	        "                          \"member\\tOBJ\" or \"absent\\tOBJ\" per object\n"
+	        "  -g, --debug-file FILE   TGT's separate debug file (for a stripped TGT)\n"
 	        "  -q, --quiet             no report on stdout\n"
 	        "  -v, --verbose           say more\n"
 	        "  -h, --help\n"
@@ -103,14 +104,16 @@ int main(int argc, char **argv)
 	    {"report", required_argument, 0, 'r'},
 	    {"label", required_argument, 0, 'l'},
 	    {"check-target", required_argument, 0, 'c'},
+	    {"debug-file", required_argument, 0, 'g'},
 	    {"quiet", no_argument, 0, 'q'},
 	    {"verbose", no_argument, 0, 'v'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
 	const char *out = NULL, *aligned = NULL, *report = NULL, *label = NULL, *target = NULL;
+	const char *debug_file = NULL;
 	int quiet = 0, verbose = 0, opt;
-	while ((opt = getopt_long(argc, argv, "o:a:r:l:c:qvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "o:a:r:l:c:g:qvh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'o':
 			out = optarg;
@@ -126,6 +129,9 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			target = optarg;
+			break;
+		case 'g':
+			debug_file = optarg;
 			break;
 		case 'q':
 			quiet = 1;
@@ -148,8 +154,8 @@ int main(int argc, char **argv)
 			        "xsplice-diff: --check-target needs the objects to check\n");
 			return DF_EXIT_ERROR;
 		}
-		int rc = df_check_target(target, argv + optind, (size_t)(argc - optind), verbose,
-		                         stdout, &err);
+		int rc = df_check_target(target, debug_file, argv + optind, (size_t)(argc - optind),
+		                         verbose, stdout, &err);
 		if (rc)
 			fprintf(stderr, "xsplice-diff: %s\n", err.msg);
 		return rc == -EBADMSG ? DF_EXIT_REFUSED : rc ? DF_EXIT_ERROR : 0;
@@ -185,6 +191,9 @@ int main(int argc, char **argv)
 		status = DF_EXIT_ERROR;
 	}
 	df_report_free(&c.rep);
+	for (size_t i = 0; i < c.next_vars; i++)
+		free(c.ext_vars[i]);
+	free(c.ext_vars);
 	df_free(&c.orig);
 	df_free(&c.patched);
 	if (c.have_aligned)

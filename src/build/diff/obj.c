@@ -279,3 +279,21 @@ int df_name_has_suffix(const char *name, const char *kind)
 			return 1;
 	return 0;
 }
+
+/* 1 when `name` is an item of the ", "-separated `list`. */
+int df_list_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/* Append `name` to the ", "-separated `list` (of `len` bytes) unless there. */
+void df_list_add(char *list, size_t len, const char *name)
+{
+	size_t n = strlen(list);
+	if (!df_list_has(list, name) && n + 1 < len)
+		snprintf(list + n, len - n, "%s%s", n ? ", " : "", name);
+}

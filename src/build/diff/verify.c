@@ -190,14 +190,24 @@ static int check_obj(const struct xt_target *t, const char *path, int *member, s
 	return 0;
 }
 
-int df_check_target(const char *target, char **objs, size_t nobjs, int verbose, FILE *out,
-                    struct xs_err *err)
+int df_check_target(const char *target, const char *debug_file, char **objs, size_t nobjs,
+                    int verbose, FILE *out, struct xs_err *err)
 {
 	struct xt_target t;
-	struct xt_opts opts = {0};
+	struct xt_opts opts = {.debug_file = debug_file};
 	int rc = xt_open(&t, target, &opts, err);
 	if (rc)
 		return rc;
+	if (t.syms_from == XT_SYMS_DYNSYM) {
+		/* only the exported names: static functions cannot be found, and
+		 * an honest comparison cannot be made */
+		rc = xs_err_set(err, -ENOENT,
+		                "%s is stripped, give --debug-file (it has no .symtab, and no "
+		                "separate debug file was found by build-id or .gnu_debuglink)",
+		                target);
+		xt_close(&t);
+		return rc;
+	}
 	struct tally tl = {0};
 	size_t members = 0;
 	for (size_t i = 0; i < nobjs && !rc; i++) {

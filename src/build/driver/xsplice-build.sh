@@ -31,7 +31,10 @@ source patch against SRCDIR (the source TARGET was built from).
       --depends ID|FILE the payload applies on top of this one (build-id or payload)
       --nodeps          depend on TARGET only (the default)
       --meta KEY=VALUE  add metadata to the payload (repeatable)
-      --debug-file FILE TARGET's separate debug file
+      --debug-file FILE TARGET's separate debug file (every step uses it)
+      --cache DIR       keep the original build here and reuse it (default:
+                        \$XSPLICE_BUILD_CACHE or ~/.cache/xsplice/build)
+      --no-cache        build the original from scratch, keep nothing
       --strict          refuse when the report has attention items (new code
                         meeting data made before the load: state, lifetime,
                         sizeof/offsetof), instead of listing them for review
@@ -55,6 +58,7 @@ refuse() {
 
 # ---- options ---------------------------------------------------------------------
 src= patch= target= out= build=make jobs= name= binary= depends= debugfile= keep=0 quiet=0
+cache_root="${XSPLICE_BUILD_CACHE:-${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/xsplice/build}"
 strict=0
 meta=()
 need() { [ $# -ge 2 ] || die "$1 needs a value"; }
@@ -73,6 +77,8 @@ while [ $# -gt 0 ]; do
 	--nodeps) depends= ;;
 	--meta) need "$@"; meta+=(--meta "$2"); shift ;;
 	--debug-file) need "$@"; debugfile="$2"; shift ;;
+	--cache) need "$@"; cache_root="$2"; shift ;;
+	--no-cache) cache_root= ;;
 	-k | --keep) keep=1 ;;
 	--strict) strict=1 ;;
 	-q | --quiet) quiet=1 ;;
@@ -99,6 +105,7 @@ src="$(cd "$src" && pwd)"
 patch="$(readlink -f "$patch")"
 target="$(readlink -f "$target")"
 [ -z "$depends" ] || [ ! -e "$depends" ] || depends="$(readlink -f "$depends")"
+[ -z "$debugfile" ] || [ -f "$debugfile" ] || die "debug file $debugfile does not exist"
 [ -z "$debugfile" ] || debugfile="$(readlink -f "$debugfile")"
 if [ -z "$name" ]; then
 	name="$(basename "$patch")"
@@ -139,17 +146,24 @@ log_tail() {
 }
 
 # ---- building ---------------------------------------------------------------------
-# run_build LABEL CCLOG: the project's build command in the copy, through
-# xsplice-cc, appending to the build log.
+# run_build LABEL CCLOG: the project's build command in the tree, through
+# xsplice-cc, appending to the build log.  A parallel build that fails is
+# tried once more serially (some build systems are not -j-safe).
+build_once() {
+	local label="$1" cclog="$2" j="$3"
+	printf -- '---- %s build (-j%s): %s\n' "$label" "$j" "$build" >>"$logfile"
+	(cd "$tree" && env CC="$here/xsplice-cc" XSPLICE_CC="$here/xsplice-cc" \
+		XSPLICE_INCLUDE="$sdk" XSPLICE_CC_LOG="$cclog" MAKEFLAGS="-j$j ${MAKEFLAGS:-}" \
+		bash -c "$build") >>"$logfile" 2>&1
+}
 run_build() {
-	local label="$1" cclog="$2"
+	local label="$1" cclog="$2" j="${jobs:-$(nproc)}"
 	: >"$cclog"
-	printf -- '---- %s build: %s\n' "$label" "$build" >>"$logfile"
-	if ! (cd "$work/src" && env CC="$here/xsplice-cc" XSPLICE_CC="$here/xsplice-cc" \
-		XSPLICE_INCLUDE="$sdk" XSPLICE_CC_LOG="$cclog" MAKEFLAGS="-j${jobs:-$(nproc)} ${MAKEFLAGS:-}" \
-		bash -c "$build") >>"$logfile" 2>&1; then
-		return 1
-	fi
+	build_once "$label" "$cclog" "$j" && return 0
+	[ "$j" -gt 1 ] || return 1
+	say "      note: the $label build failed with -j$j; trying again serially (-j1)"
+	build_once "$label" "$cclog" 1 || return 1
+	say "      note: the $label build worked serially: the build is not -j-safe (see $logfile)"
 }
 
 # The objects a build log names that still exist (configure's test programs
@@ -162,14 +176,14 @@ objects_of() {
 
 # snapshot CCLOG DIR: copy the objects a build produced, by path in the tree.
 snapshot() {
-	local cclog="$1" dir="$2" o rel
+	local cclog="$1" dir="$2" o rel rels=()
 	while IFS= read -r o; do
-		[ -f "$o" ] || continue
-		rel="${o#"$work/src/"}"
+		rel="${o#"$tree/"}"
 		[ "$rel" != "$o" ] || { printf 'object outside the tree ignored: %s\n' "$o" >>"$logfile"; continue; }
-		mkdir -p "$dir/$(dirname "$rel")"
-		cp -p "$o" "$dir/$rel"
+		rels+=("$rel")
 	done < <(objects_of "$cclog")
+	mkdir -p "$dir"
+	[ ${#rels[@]} -eq 0 ] || (cd "$tree" && printf '%s\0' "${rels[@]}" | xargs -0 cp -p --parents -t "$dir")
 }
 
 # Files the patch touches (new names), relative to the tree.
@@ -219,28 +233,261 @@ align() {
 say "$prog: $(basename "$patch") -> $payload"
 say "      target $target"
 
+# ---- every patched source reaches the payload ---------------------------------------------------
+# A project's build may not recompile an object whose source changed (a
+# bundled library built only when missing, a dependency it does not track).
+# recompile_missed LABEL CCLOG: every object of TARGET built from a patched
+# file, or including one, that CCLOG's build did not compile is compiled
+# again with the command xsplice-cc recorded for it, and added to CCLOG; the
+# build is refused when there is no such command or it fails.
+cmd_of() { # OBJECT [CCLOG]: the last "cmd" record of OBJECT, as DIR<TAB>ARG...
+	awk -F'\t' -v o="$1" '$1 == "cmd" && $2 == o { c = $0 } END { if (c != "") print substr(c, length("cmd\t" o "\t") + 1) }' "${2:-$work/orig.cclog}"
+}
+source_of() { # OBJECT [CCLOG]: the source it was compiled from
+	awk -F'\t' -v o="$1" '$1 == "obj" && $2 == o { s = $3 } END { print s }' "${2:-$work/orig.cclog}"
+}
+# deps_of OBJECT: the files its compile reads (absolute), from the recorded
+# command run again as a dependency scan (-M) with its outputs dropped.
+deps_of() {
+	local rec dir a skip=0 args=() d="$work/deps.d"
+	rec="$(cmd_of "$1")"
+	[ -n "$rec" ] || return 0
+	IFS=$'\t' read -r -a args <<<"$rec"
+	dir="${args[0]}"
+	local scan=()
+	for a in "${args[@]:1}"; do
+		if [ $skip = 1 ]; then skip=0; continue; fi
+		case "$a" in
+		-c | -MD | -MMD | -MP | -MG | -M | -MM) ;;
+		-o | -MF | -MT | -MQ) skip=1 ;;
+		-o?* | -MF?* | -MT?* | -MQ?* | -Wp,-MD,* | -Wp,-MMD,*) ;;
+		*) scan+=("$a") ;;
+		esac
+	done
+	rm -f "$d"
+	(cd "$dir" && "${scan[@]}" -M -MF "$d" >/dev/null 2>>"$logfile") || return 0
+	sed -e 's/\\$//' -e 's/^[^:]*://' "$d" | tr ' ' '\n' | while IFS= read -r a; do
+		[ -n "$a" ] || continue
+		case "$a" in /*) printf '%s\n' "$a" ;; *) realpath -m "$dir/$a" ;; esac
+	done
+}
+# CANDIDATES is a file of the objects that matter, one a line; the changed
+# files are those of the array CHANGED (paths relative to the tree).
+recompile_missed() {
+	local label="$1" cclog="$2" candidates="$3" o f rec dir args=() srcf hdrs=0 n=0
+	local -n changed_files="$4"
+	declare -A want=() rebuilt=() compiled=()
+	for f in "${changed_files[@]}"; do
+		[ -f "$tree/$f" ] && want["$(realpath -m "$tree/$f")"]=1
+	done
+	while IFS= read -r o; do rebuilt["$o"]=1; done < <(awk -F'\t' '$1 == "obj" { print $2 }' "$cclog")
+	while IFS= read -r o; do compiled["$o"]=1; done < <(awk -F'\t' '$1 == "obj" { print $3 }' "$work/orig.cclog")
+	declare -A source=()
+	while IFS=$'\t' read -r o f; do source["$o"]="$f"; done < <(awk -F'\t' '$1 == "obj" { print $2 "\t" $3 }' "$work/orig.cclog")
+	for f in "${!want[@]}"; do [ -n "${compiled[$f]:-}" ] || hdrs=1; done
+	while IFS= read -r o; do
+		[ -z "${rebuilt[$o]:-}" ] || continue
+		srcf="${source[$o]:-}"
+		hit=
+		if [ -n "${want[$srcf]:-}" ]; then
+			hit="$srcf"
+		elif [ $hdrs = 1 ]; then
+			while IFS= read -r f; do
+				[ -n "${want[$f]:-}" ] && { hit="$f"; break; }
+			done < <(deps_of "$o")
+		fi
+		[ -n "$hit" ] || continue
+		rel="${hit#"$tree/"}"
+		rec="$(cmd_of "$o")"
+		[ -n "$rec" ] || [ "$label" != original ] || return 1
+		[ -n "$rec" ] || refuse "${rel} is patched but ${o#"$tree/"}, built from it, was not rebuilt by the project's build and xsplice-cc recorded no command to rebuild it: rebuild it in the build command (--build) or clean it first"
+		IFS=$'\t' read -r -a args <<<"$rec"
+		dir="${args[0]}"
+		printf -- '---- %s: %s was not rebuilt, compiling it again: %s\n' "$label" "$o" "${args[*]:1}" >>"$logfile"
+		if ! (cd "$dir" && "${args[@]:1}") >>"$logfile" 2>&1; then
+			[ "$label" != original ] || return 1
+			log_tail
+			refuse "${rel} is patched but the project's build did not rebuild ${o#"$tree/"}, and compiling it again with its recorded command failed (see $logfile)"
+		fi
+		printf 'obj\t%s\t%s\ncmd\t%s\t%s\n' "$o" "$srcf" "$o" "$rec" >>"$cclog"
+		[ "$label" != patched ] || say "      ${o#"$tree/"}: not rebuilt by the project's build although ${rel} changed; compiled again by $prog"
+		n=$((n + 1))
+	done <"$candidates"
+	return 0
+}
+# The patched C sources no object of TARGET is built from, said out loud.
+note_unused() {
+	local f o
+	for f in "${touched[@]}"; do
+		case "$f" in *.c | *.cc | *.cpp | *.cxx | *.C) ;; *) continue ;; esac
+		[ -f "$tree/$f" ] && [ -f "$work/pre/$f" ] || continue # new files: see step 5
+		o="$(awk -F'\t' -v s="$(realpath -m "$tree/$f")" '
+			FILENAME == members { if ($1 == "member") m[$2] = 1; next }
+			$1 == "obj" && $3 == s && ($2 in m) { n++ }
+			END { print n + 0 }' members="$work/members" "$work/members" "$work/orig.cclog" "$work/patched.cclog")"
+		if [ "$o" = 0 ]; then
+			say "      note: $f is not compiled into $(basename "$target"): its change is not in the payload"
+			printf 'note\t%s\t%s\tnot compiled into the target: its change is not in the payload\n' "$f" "$f" >>"$work/report.tsv"
+		fi
+	done
+}
+
+# ---- the cache of original builds --------------------------------------------------------
+# A slot per build command, compiler, xsplice-cc and set of file names in
+# SRCDIR (not their contents): slot/pristine is the tree right after the
+# original build, slot/manifest the checksums of its sources, slot/orig.cclog
+# its xsplice-cc log.  Builds run in slot/place, a fixed path, so that paths
+# a build system writes into its tree stay valid from one run to the next.
+# A run restores place from pristine, copies in the sources that differ from
+# SRCDIR and lets the project's build rebuild only those (none: the original
+# build is reused as it is).  One run at a time per slot (flock).
+cache_slots="${XSPLICE_BUILD_CACHE_SLOTS:-4}"
+manifest() {
+	(cd "$1" && find . \( -type f -o -type l \) -print0 | LC_ALL=C sort -z |
+		xargs -0 -r sha256sum -- 2>/dev/null) || true
+}
+slot_key() {
+	{
+		printf 'build %s\nreal-cc %s\ncc %s\ncflags %s\ncppflags %s\nldflags %s\n' "$build" \
+			"${XSPLICE_REAL_CC:-gcc}" "${CC:-}" "${CFLAGS:-}" "${CPPFLAGS:-}" "${LDFLAGS:-}"
+		sha256sum "$here/xsplice-cc"
+		${XSPLICE_REAL_CC:-gcc} --version 2>&1 | head -n 1
+		(cd "$src" && find . -printf '%y %p\n' | LC_ALL=C sort)
+	} | sha256sum | cut -c1-24
+}
+slot=
+tree="$work/src"
+if [ -n "$cache_root" ]; then
+	if mkdir -p "$cache_root" 2>/dev/null && [ -O "$cache_root" ]; then
+		chmod 0700 "$cache_root"
+		slot="$cache_root/$(slot_key)"
+		mkdir -p "$slot"
+		exec {lockfd}>"$slot/lock"
+		if flock -n "$lockfd"; then
+			tree="$slot/place"
+			touch "$slot/lock"
+		else
+			say "      note: the build cache $slot is in use by another xsplice-build: building without it"
+			slot=
+		fi
+	else
+		say "      note: cannot use the build cache $cache_root (not a directory of mine): building without it"
+	fi
+fi
+printf 'tree: %s\n' "$tree" >>"$logfile"
+
 # ---- 1. copy --------------------------------------------------------------------------
+# cache: hit (the original build is reused), incremental (sources changed
+# since the cached build), full (no cached build)
+cache=full
 step "copying $src"
-mkdir -p "$work/src"
-cp -a "$src/." "$work/src/"
+rm -rf "$tree"
+mkdir -p "$tree"
+if [ -n "$slot" ] && [ -f "$slot/manifest" ] && [ -d "$slot/pristine" ]; then
+	manifest "$src" >"$work/manifest"
+	cp -a "$slot/pristine/." "$tree/"
+	# paths whose checksum differs from the cached tree's
+	mapfile -t stale < <(awk 'NR == FNR { old[substr($0, 67)] = substr($0, 1, 64); next }
+		old[substr($0, 67)] != substr($0, 1, 64) { print substr($0, 67) }' "$slot/manifest" "$work/manifest")
+	if [ ${#stale[@]} -eq 0 ]; then
+		cache=hit
+	else
+		cache=incremental
+		for f in "${stale[@]}"; do
+			rm -f "$tree/$f"
+			cp -P "$src/$f" "$tree/$f" # a fresh mtime: the build sees it changed
+		done
+	fi
+else
+	cp -a "$src/." "$tree/"
+	[ -z "$slot" ] || manifest "$src" >"$work/manifest"
+fi
 plevel=
 for p in 1 0; do
-	if (cd "$work/src" && patch -p"$p" -F0 --dry-run --batch -s <"$patch") >>"$logfile" 2>&1; then
+	if (cd "$tree" && patch -p"$p" -F0 --dry-run --batch -s <"$patch") >>"$logfile" 2>&1; then
 		plevel=$p
 		break
 	fi
 done
 [ -n "$plevel" ] || { log_tail; die "$(basename "$patch") does not apply to $src without fuzz (tried -p1 and -p0)"; }
 mapfile -t touched < <(patched_files)
-done_step "$(du -sh "$work/src" | cut -f1) copied; the patch applies with -p$plevel and touches ${#touched[@]} file(s)"
+case $cache in
+hit) what="the cached original build of this tree restored" ;;
+incremental) what="the cached original build restored, ${#stale[@]} source file(s) differ from it" ;;
+*) what="$(du -sh "$tree" | cut -f1) copied" ;;
+esac
+done_step "$what; the patch applies with -p$plevel and touches ${#touched[@]} file(s)"
 
 # ---- 2. the original ------------------------------------------------------------------------
-step "building the original: $build"
-run_build original "$work/orig.cclog" || { log_tail; die "the original source does not build (see $logfile)"; }
+# cache_store: the tree as the original build left it becomes the slot's
+# pristine copy (manifest last: a slot without one is not used).
+cache_store() {
+	rm -f "$slot/manifest" "$slot/check.key"
+	rm -rf "$slot/pristine" "$slot/pristine.new"
+	cp -a "$tree" "$slot/pristine.new"
+	mv "$slot/pristine.new" "$slot/pristine"
+	cp "$work/orig.cclog" "$slot/orig.cclog"
+	cp "$work/manifest" "$slot/manifest"
+}
+# cache_evict: the least recently used slots beyond $cache_slots, unless in use.
+cache_evict() {
+	local s
+	ls -1dt "$cache_root"/*/ 2>/dev/null | tail -n +$((cache_slots + 1)) | while IFS= read -r s; do
+		s="${s%/}"
+		[ "$s" != "$slot" ] || continue
+		(flock -n 9 && rm -rf "$s") 9>"$s/lock" 2>/dev/null || true
+	done
+}
+case $cache in
+hit)
+	step "the original build: reused from the cache"
+	cp "$slot/orig.cclog" "$work/orig.cclog"
+	;;
+incremental)
+	step "building the original: $build (only what changed since the cached build)"
+	cp "$slot/orig.cclog" "$work/orig.cclog"
+	objects_of "$work/orig.cclog" >"$work/orig-list"
+	# Only C sources and headers changed: their objects are compiled again
+	# with the recorded commands (no link: the patched build relinks);
+	# anything else (a Makefile, a generator input) goes through the
+	# project's build.
+	c_only=1
+	for f in "${stale[@]}"; do
+		case "$f" in
+		*.c | *.h | *.cc | *.cpp | *.cxx | *.hh | *.hpp | *.hxx | *.C | *.H | *.inc | *.def) ;;
+		*) c_only=0 ;;
+		esac
+	done
+	: >"$work/orig.new.cclog"
+	# the project's build may not rebuild all it should (see below)
+	if { [ $c_only = 1 ] || run_build original "$work/orig.new.cclog"; } &&
+		recompile_missed original "$work/orig.new.cclog" "$work/orig-list" stale; then
+		cat "$slot/orig.cclog" "$work/orig.new.cclog" >"$work/orig.cclog"
+	else
+		say "      note: the incremental build of the original failed; building it from scratch"
+		rm -rf "$tree"
+		mkdir -p "$tree"
+		cp -a "$src/." "$tree/"
+		cache=full
+	fi
+	;;
+*) step "building the original: $build" ;;
+esac
+if [ $cache = full ]; then
+	run_build original "$work/orig.cclog" || { log_tail; die "the original source does not build (see $logfile)"; }
+fi
 mapfile -t orig_objs < <(objects_of "$work/orig.cclog")
 [ ${#orig_objs[@]} -gt 0 ] || die "the build compiled nothing through xsplice-cc: run it on a clean tree (make clean), and make sure the build uses \$CC (e.g. --build 'make CC=\"\$CC\"')"
 snapshot "$work/orig.cclog" "$work/objs/orig"
-done_step "${#orig_objs[@]} objects compiled"
+if [ -n "$slot" ] && [ $cache != hit ]; then
+	cache_store
+	cache_evict
+fi
+case $cache in
+hit) done_step "${#orig_objs[@]} objects, nothing recompiled" ;;
+incremental) done_step "$(objects_of "$work/orig.new.cclog" | wc -l) of ${#orig_objs[@]} objects recompiled" ;;
+*) done_step "${#orig_objs[@]} objects compiled" ;;
+esac
 
 # linked_objects CCLOG: the objects the build linked into TARGET, from its
 # link record (found by TARGET's file name, or --binary): object inputs as
@@ -249,16 +496,16 @@ done_step "${#orig_objs[@]} objects compiled"
 tbase="$(basename "${binary:-$target}")"
 linked_objects() {
 	local cclog="$1" in m
-	awk -F'\t' -v want="$tbase" -v path="${binary:+$work/src/$binary}" '
+	awk -F'\t' -v want="$tbase" -v path="${binary:+$tree/$binary}" '
 		$1 == "link" && ((path != "" && $2 == path) || (path == "" && (n = split($2, p, "/")) && p[n] == want)) {
 			for (i = 3; i <= NF; i++) print $i
 		}' "$cclog" | awk '!seen[$0]++' | while IFS= read -r in; do
 		case "$in" in
 		*.a)
 			[ -f "$in" ] || continue
-			ar t "$in" 2>/dev/null | while IFS= read -r m; do
-				objects_of "$cclog" | awk -v m="$m" '{ n = split($0, p, "/") } p[n] == m'
-			done
+			[ -f "$cclog.objs" ] || objects_of "$cclog" >"$cclog.objs"
+			ar t "$in" 2>/dev/null | awk 'NR == FNR { want[$0] = 1; next }
+				{ n = split($0, p, "/") } p[n] in want' - "$cclog.objs"
 			;;
 		*) printf '%s\n' "$in" ;;
 		esac
@@ -277,8 +524,22 @@ if [ ${#check_objs[@]} -gt 0 ]; then
 else
 	check_objs=("${orig_objs[@]}")
 fi
-"$here/xsplice-diff" --check-target "$target" -v "${check_objs[@]}" >"$work/members" 2>"$work/check.err"
-rc=$?
+# A check that passed against the cached original build is not repeated
+# for the same target, debug file and objects.
+check_key="$({ sha256sum "$target" ${debugfile:+"$debugfile"}; printf '%s\n' "${check_objs[@]}"; } | sha256sum | cut -c1-32)"
+if [ $cache = hit ] && [ -f "$slot/check.members" ] && [ "$(cat "$slot/check.key" 2>/dev/null)" = "$check_key" ]; then
+	cp "$slot/check.members" "$work/members"
+	cp "$slot/check.err" "$work/check.err"
+	rc=0
+else
+	"$here/xsplice-diff" --check-target "$target" ${debugfile:+--debug-file "$debugfile"} -v "${check_objs[@]}" >"$work/members" 2>"$work/check.err"
+	rc=$?
+	if [ $rc -eq 0 ] && [ -n "$slot" ]; then
+		cp "$work/members" "$slot/check.members"
+		cp "$work/check.err" "$slot/check.err"
+		printf '%s\n' "$check_key" >"$slot/check.key"
+	fi
+fi
 set -e
 cat "$work/check.err" >>"$logfile"
 if [ $rc -eq 2 ]; then
@@ -291,50 +552,83 @@ done_step "$(sed -n 's/^xsplice-diff: \(.*\)$/\1/p' "$work/check.err" | tail -n 
 
 # ---- 4. patched (and line-aligned) builds --------------------------------------------------------
 step "applying $(basename "$patch") and rebuilding"
+awk -F'\t' '$1 == "member" { print $2 }' "$work/members" >"$work/member-list"
 mkdir -p "$work/pre" "$work/post" "$work/aligned"
 for f in "${touched[@]}"; do
-	if [ -f "$work/src/$f" ]; then
+	if [ -f "$tree/$f" ]; then
 		mkdir -p "$work/pre/$(dirname "$f")"
-		cp -p "$work/src/$f" "$work/pre/$f"
+		cp -p "$tree/$f" "$work/pre/$f"
 	fi
 done
-(cd "$work/src" && patch -p"$plevel" -F0 --batch --no-backup-if-mismatch -s <"$patch") >>"$logfile" 2>&1 ||
+(cd "$tree" && patch -p"$plevel" -F0 --batch --no-backup-if-mismatch -s <"$patch") >>"$logfile" 2>&1 ||
 	{ log_tail; die "applying the patch failed"; }
 need_aligned=0
 for f in "${touched[@]}"; do
-	[ -f "$work/src/$f" ] || continue
+	[ -f "$tree/$f" ] || continue
 	mkdir -p "$work/post/$(dirname "$f")" "$work/aligned/$(dirname "$f")"
-	cp -p "$work/src/$f" "$work/post/$f"
+	cp -p "$tree/$f" "$work/post/$f"
 	# only C-family sources know #line; other files stay as patched
 	case "$f" in
 	*.c | *.h | *.cc | *.cpp | *.cxx | *.hh | *.hpp | *.hxx | *.C | *.H | *.inc | *.def) ;;
-	*) cp -p "$work/src/$f" "$work/aligned/$f"; continue ;;
+	*) cp -p "$tree/$f" "$work/aligned/$f"; continue ;;
 	esac
 	if [ -f "$work/pre/$f" ]; then
-		align "$work/pre/$f" "$work/src/$f" >"$work/aligned/$f"
-		grep -q '^#line ' "$work/aligned/$f" && ! cmp -s "$work/aligned/$f" "$work/src/$f" && need_aligned=1
+		align "$work/pre/$f" "$tree/$f" >"$work/aligned/$f"
+		grep -q '^#line ' "$work/aligned/$f" && ! cmp -s "$work/aligned/$f" "$tree/$f" && need_aligned=1
 	fi
 done
 have_aligned=0
+if ! run_build patched "$work/patched.cclog"; then
+	# an incremental rebuild can fail where a build from scratch works (a
+	# rule that creates what exists already): the patched tree, afresh
+	say "      note: the incremental build of the patched source failed; building it from scratch"
+	rm -rf "$tree"
+	mkdir -p "$tree"
+	cp -a "$src/." "$tree/"
+	(cd "$tree" && patch -p"$plevel" -F0 --batch --no-backup-if-mismatch -s <"$patch") >>"$logfile" 2>&1 ||
+		{ log_tail; die "applying the patch failed"; }
+	need_aligned=0 # every object was rebuilt: not worth a second pass
+	run_build patched "$work/patched.cclog" || { log_tail; die "the patched source does not build (see $logfile)"; }
+fi
+recompile_missed patched "$work/patched.cclog" "$work/member-list" touched
+mapfile -t changed < <(objects_of "$work/patched.cclog")
+snapshot "$work/patched.cclog" "$work/objs/patched"
+# The line-aligned objects: the objects just rebuilt, compiled again from
+# the line-aligned sources with the commands xsplice-cc recorded (no second
+# run of the project's build, no link).
 if [ $need_aligned = 1 ]; then
 	for f in "${touched[@]}"; do
-		[ -f "$work/aligned/$f" ] && cp "$work/aligned/$f" "$work/src/$f" && touch "$work/src/$f"
+		[ -f "$work/aligned/$f" ] && cp "$work/aligned/$f" "$tree/$f"
 	done
-	if run_build line-aligned "$work/aligned.cclog"; then
+	: >"$work/aligned.cclog"
+	aligned_ok=1 running=0
+	for o in "${changed[@]}"; do
+		rec="$(cmd_of "$o" "$work/patched.cclog")"
+		[ -n "$rec" ] || { aligned_ok=0; break; }
+		IFS=$'\t' read -r -a args <<<"$rec"
+		(cd "${args[0]}" && "${args[@]:1}") >>"$logfile" 2>&1 &
+		running=$((running + 1))
+		if [ $running -ge "${jobs:-$(nproc)}" ]; then
+			wait -n || aligned_ok=0
+			running=$((running - 1))
+		fi
+		printf 'obj\t%s\t%s\n' "$o" "$(source_of "$o" "$work/patched.cclog")" >>"$work/aligned.cclog"
+	done
+	while [ $running -gt 0 ]; do
+		wait -n || aligned_ok=0
+		running=$((running - 1))
+	done
+	if [ $aligned_ok = 1 ]; then
 		snapshot "$work/aligned.cclog" "$work/objs/aligned"
 		have_aligned=1
 	else
-		say "      note: the line-aligned build failed (see $logfile); __LINE__-only changes will be patched"
+		say "      note: the line-aligned compile failed (see $logfile); __LINE__-only changes will be patched"
 	fi
-	sleep 0.01
 	for f in "${touched[@]}"; do
-		[ -f "$work/post/$f" ] && cp "$work/post/$f" "$work/src/$f" && touch "$work/src/$f"
+		[ -f "$work/post/$f" ] && cp "$work/post/$f" "$tree/$f"
 	done
 fi
-run_build patched "$work/patched.cclog" || { log_tail; die "the patched source does not build (see $logfile)"; }
-mapfile -t changed < <(objects_of "$work/patched.cclog")
-snapshot "$work/patched.cclog" "$work/objs/patched"
-done_step "${#changed[@]} object(s) rebuilt$([ $have_aligned = 1 ] && echo ', plus a line-aligned build for __LINE__-only changes')"
+done_step "${#changed[@]} object(s) rebuilt$([ $have_aligned = 1 ] && echo ', compiled again line-aligned for __LINE__-only changes')"
 
 # ---- 5. compare ------------------------------------------------------------------------------
 step "comparing ${#changed[@]} object pair(s)"
@@ -342,9 +636,10 @@ diffs=()
 refused=0
 report="$work/report.tsv"
 : >"$report"
+note_unused
 mkdir -p "$work/diff"
 for o in "${changed[@]}"; do
-	rel="${o#"$work/src/"}"
+	rel="${o#"$tree/"}"
 	[ "$rel" != "$o" ] || continue
 	orig="$work/objs/orig/$rel"
 	if [ -f "$orig" ]; then

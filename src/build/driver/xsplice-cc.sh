@@ -86,12 +86,18 @@ abspath() {
 # --- compile: run it, record the objects -------------------------------------
 if [ "$mode" = compile ]; then
 	"${cc[@]}" "$@" "${flags[@]}"
+	# "obj OBJECT SOURCE" and "cmd OBJECT DIR COMMAND...": the command that
+	# made OBJECT, run in DIR, for xsplice-build to run again
 	if [ -n "$out" ]; then
-		[ ${#sources[@]} -eq 1 ] && log obj "$(abspath "$out")" "$(abspath "${sources[0]}")"
+		if [ ${#sources[@]} -eq 1 ]; then
+			log obj "$(abspath "$out")" "$(abspath "${sources[0]}")"
+			log cmd "$(abspath "$out")" "$PWD" "${cc[@]}" "$@" "${flags[@]}"
+		fi
 	else
 		for s in "${sources[@]}"; do
 			b="${s##*/}"
 			log obj "$(abspath "${b%.*}.o")" "$(abspath "$s")"
+			log cmd "$(abspath "${b%.*}.o")" "$PWD" "${cc[@]}" "$@" "${flags[@]}"
 		done
 	fi
 	exit 0
@@ -148,6 +154,7 @@ for ((i = 1; i <= $#; i++)); do
 		o="$objdir/$n-${b%.*}.o"
 		"${cc[@]}" "${compile_args[@]}" "${flags[@]}" -c "$a" -o "$o"
 		log obj "$o" "$(abspath "$a")"
+		log cmd "$o" "$PWD" "${cc[@]}" "${compile_args[@]}" "${flags[@]}" -c "$a" -o "$o"
 		link_args+=("$o")
 		inputs+=("$o")
 		;;
