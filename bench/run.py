@@ -28,8 +28,10 @@ sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench"))
 import xsplice  # noqa: E402
 import manyfuncs  # noqa: E402
+import attachbench  # noqa: E402
 import buildtime  # noqa: E402
 import fleet  # noqa: E402
+import windows  # noqa: E402
 
 TARGET_FLAGS = ["-O2", "-g", "-ffunction-sections", "-fdata-sections", "-Wl,--build-id", "-pthread"]
 PAYLOAD_FLAGS = ["-O2", "-fPIC", "-ffunction-sections", "-fdata-sections", f"-I{ROOT / 'include'}"]
@@ -187,7 +189,7 @@ def cpu_model():
     return platform.processor()
 
 
-def write_report(pause, calls, upload):
+def write_report(pause, calls, upload, extra=()):
     base, patched, ratio = calls
     out = ROOT / "docs" / "performance.md"
     lines = [
@@ -240,6 +242,7 @@ def write_report(pause, calls, upload):
         "|---:|---:|---:|---:|---:|",
     ]
     lines += [f"| {k} | {s} | {u:.2f} | {d:.2f} | {r:.2f} |" for k, s, u, d, r in upload]
+    lines += list(extra)
     out.write_text("\n".join(lines) + "\n")
     print(f"bench: wrote {out.relative_to(ROOT)}")
 
@@ -253,12 +256,16 @@ def main():
         calls = bench_calls(tmp)
         print("bench: (c) upload + link")
         upload = bench_upload(tmp)
+        print("bench: attach")
+        attach = attachbench.section(attachbench.run(tmp, build_target))
         print("bench: fleet (sync --all, start-up with a store)")
         fleet_res = fleet.bench(tmp)
-    write_report(pause, calls, upload)
+    write_report(pause, calls, upload, attach)
     fleet.write_section(ROOT / "docs" / "performance.md", fleet_res)
     print("bench: (d) payload build time (xsplice-build vs an incremental rebuild)")
     buildtime.run()  # writes its own section of docs/performance.md
+    with tempfile.TemporaryDirectory(prefix="xsplice-bench.") as t:
+        windows.run(Path(t), build_target, build_payload)  # its own section too
 
 
 if __name__ == "__main__":

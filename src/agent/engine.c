@@ -33,6 +33,7 @@
 #include "agent/quiesce.h"
 #include "agent/server.h"
 #include "agent/shadow_internal.h"
+#include "agent/sigpick.h"
 #include "agent/signame.h"
 #include "agent/stackcheck.h"
 #include "agent/textpoke.h"
@@ -529,10 +530,13 @@ static int attempts(struct plan *pl, uint32_t timeout, uint32_t deadline, uint64
 		if (spent + backoff >= deadline)
 			return busy_message(pl, &at, tries, spent, err);
 		/* a thread that was late (runnable, not run: the scheduler did
-		 * not give it a CPU in time) gets a longer attempt next time;
-		 * one that blocks the signal or is stopped gains nothing */
-		if (at.qf.why == XS_QWHY_TIMEOUT && timeout < deadline / 4 &&
-		    (at.qf.in_handler || xs_task_state(at.qf.tid) == 'R'))
+		 * not give it a CPU in time), or did not leave the code about
+		 * to change in time, gets a longer attempt next time; one that
+		 * blocks the signal or is stopped gains nothing */
+		if (timeout < deadline / 4 &&
+		    ((at.qf.why == XS_QWHY_TIMEOUT &&
+		      (at.qf.in_handler || xs_task_state(at.qf.tid) == 'R')) ||
+		     at.qf.why == XS_QWHY_INRANGE))
 			timeout *= 2;
 		/* between attempts nothing is half-switched: a fork() in the
 		 * program waits for one attempt at most, not for all of them */
@@ -768,7 +772,8 @@ static uint32_t env_ms(const char *name, uint32_t def)
 int xs_engine_init(struct xs_err *err)
 {
 	const char *sv = getenv("XSPLICE_SIGNAL");
-	int sig = sv && *sv ? xs_signal_parse(sv) : SIGRTMIN + XS_DEFAULT_SIGNAL_OFFSET;
+	int sig = sv && *sv ? xs_signal_parse(sv)
+	                    : xs_signal_pick_free(SIGRTMIN + XS_DEFAULT_SIGNAL_OFFSET);
 	if (sig < SIGRTMIN || sig > SIGRTMAX)
 		return xs_err_set(err, -EINVAL,
 		                  "XSPLICE_SIGNAL=%s is not a real-time signal (use a number from "
