@@ -384,28 +384,17 @@ static void got_and_stubs_per_symbol(void **state)
 #define TLS_BLOCK ((intptr_t)-0x80) /* the module's TLS block, from the thread pointer */
 
 /*
- * The minimal payload plus .text.t (16 bytes of 0x11) with one relocation of
- * `type` at offset 4 against "x", an undefined symbol of type `stype` with a
- * symref of `flags` at TLS offset `off`; the host offers the target's static
- * TLS block at TLS_BLOCK when `block`.  Returns the verify or place result.
+ * The common end of the TLS payloads below: the symrefs (old_fn, and "x" =
+ * symbol x with `flags` at TLS offset `off`), a host offering the target's
+ * static TLS block at TLS_BLOCK when `block`, then verify and place; the
+ * field is the start of global symbol `at`.  Returns the verify or place
+ * result.
  */
-static int tls_run(struct rt *t, uint32_t type, int64_t A, unsigned stype, uint32_t flags,
-                   uint64_t off, int block)
+static int tls_finish(struct rt *t, unsigned x, uint32_t flags, uint64_t off, int block,
+                      const char *at)
 {
-	uint8_t fill[16];
-	unsigned x;
-	struct xsplice_symref r[2];
+	struct xsplice_symref r[2] = {{t->p.m.sym_old, 0, 0x1230}, {x, flags, off}};
 
-	memset(t, 0, sizeof(*t));
-	memset(fill, 0x11, sizeof(fill));
-	eg_minimal(&t->p.g, &t->p.m);
-	t->sec =
-	    eg_add_sec(&t->p.g, ".text.t", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, 16, fill, 16);
-	eg_add_sym(&t->p.g, "slot", STB_GLOBAL, STT_OBJECT, t->sec, FIELD_OFF, 8);
-	x = eg_add_sym(&t->p.g, "x", STB_GLOBAL, stype, SHN_UNDEF, 0, 0);
-	eg_add_rel(&t->p.g, t->sec, FIELD_OFF, x, type, A);
-	r[0] = (struct xsplice_symref){t->p.m.sym_old, 0, 0x1230};
-	r[1] = (struct xsplice_symref){x, flags, off};
 	eg_set_data(&t->p.g, t->p.m.symrefs, r, sizeof(r));
 	ut_host_init(&t->h, 0);
 	ut_host_add(&t->h, "ext_fn", BASE + 0x100000);
@@ -419,10 +408,33 @@ static int tls_run(struct rt *t, uint32_t type, int64_t A, unsigned stype, uint3
 	t->rc = ut_place(t->e, BASE, &t->h, &t->pl, &t->err);
 	assert_true(ut_guards_ok(&t->pl));
 	if (t->rc == 0) {
-		t->P = ut_sym_addr(&t->pl, "slot");
+		t->P = ut_sym_addr(&t->pl, at);
 		t->field = ut_stage_of(&t->pl, t->P);
 	}
 	return t->rc;
+}
+
+/*
+ * The minimal payload plus .text.t (16 bytes of 0x11) with one relocation of
+ * `type` at offset 4 against "x", an undefined symbol of type `stype` with a
+ * symref of `flags` at TLS offset `off`; the host offers the target's static
+ * TLS block at TLS_BLOCK when `block`.  Returns the verify or place result.
+ */
+static int tls_run(struct rt *t, uint32_t type, int64_t A, unsigned stype, uint32_t flags,
+                   uint64_t off, int block)
+{
+	uint8_t fill[16];
+	unsigned x;
+
+	memset(t, 0, sizeof(*t));
+	memset(fill, 0x11, sizeof(fill));
+	eg_minimal(&t->p.g, &t->p.m);
+	t->sec =
+	    eg_add_sec(&t->p.g, ".text.t", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, 16, fill, 16);
+	eg_add_sym(&t->p.g, "slot", STB_GLOBAL, STT_OBJECT, t->sec, FIELD_OFF, 8);
+	x = eg_add_sym(&t->p.g, "x", STB_GLOBAL, stype, SHN_UNDEF, 0, 0);
+	eg_add_rel(&t->p.g, t->sec, FIELD_OFF, x, type, A);
+	return tls_finish(t, x, flags, off, block, "slot");
 }
 
 static void tls_expect(struct rt *t, int rc, const char *msg)
@@ -528,7 +540,6 @@ static int gd_run(struct rt *t, uint32_t call_type, int64_t A, int bad)
 {
 	uint8_t seq[16] = {0x66, 0x48, 0x8d, 0x3d, 0, 0, 0, 0, 0x66, 0x66, 0x48, 0xe8, 0, 0, 0, 0};
 	unsigned x, g;
-	struct xsplice_symref r[2];
 
 	if (bad >= 0)
 		seq[bad] ^= 0xff;
@@ -542,25 +553,7 @@ static int gd_run(struct rt *t, uint32_t call_type, int64_t A, int bad)
 	eg_add_rel(&t->p.g, t->sec, 4, x, R_X86_64_TLSGD, A);
 	if (call_type)
 		eg_add_rel(&t->p.g, t->sec, 12, g, call_type, -4);
-	r[0] = (struct xsplice_symref){t->p.m.sym_old, 0, 0x1230};
-	r[1] = (struct xsplice_symref){x, XSPLICE_SYMREF_TLS, 0x20};
-	eg_set_data(&t->p.g, t->p.m.symrefs, r, sizeof(r));
-	ut_host_init(&t->h, 0);
-	ut_host_add(&t->h, "ext_fn", BASE + 0x100000);
-	ut_host_add(&t->h, "counter", BASE + 0x100000);
-	t->h.h.target_tls = 1;
-	t->h.h.target_tls_tpoff = TLS_BLOCK;
-	eg_build(&t->p.g, &t->p.o);
-	t->rc = xs_payload_verify(t->p.o.buf, t->p.o.len, &t->e, &t->err);
-	if (t->rc)
-		return t->rc;
-	t->rc = ut_place(t->e, BASE, &t->h, &t->pl, &t->err);
-	assert_true(ut_guards_ok(&t->pl));
-	if (t->rc == 0) {
-		t->P = ut_sym_addr(&t->pl, "seq");
-		t->field = ut_stage_of(&t->pl, t->P);
-	}
-	return t->rc;
+	return tls_finish(t, x, XSPLICE_SYMREF_TLS, 0x20, 1, "seq");
 }
 
 static void r_tlsgd_relaxed(void **state)
