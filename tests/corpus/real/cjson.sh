@@ -124,7 +124,7 @@ expect '#' '9'
 {
 	echo "project: cJSON 1.7.15 ($(ls cjson_*.dsc)), make libcjson{,_utils}.so.1.7.15 through xsplice-cc, CFLAGS=-g -O2, serial"
 	echo "fix: $(basename "$fix") (cJSON_Utils.c)"
-	echo "xsplice-build (copy, full original build, check, patched + aligned rebuilds, diff, pack): ${t_build}s"
+	echo "xsplice-build (copy, original build or its cache, check, patched + aligned rebuilds, diff, pack): ${t_build}s"
 	echo "plain incremental rebuild of the same change (make after patch): ${t_incr}s"
 } | tee timings.txt | sed "s/^/$me: /"
 say "OK: CVE-2025-57052 fixed live in pid $pid, reverted and unloaded"
