@@ -20,7 +20,7 @@ root="$(cd "$(dirname "$0")/../../.." && pwd)"
 bin="$root/build/bin"
 agent="$root/build/lib/libxsplice.so"
 work="$(mkdir -p "${1:-$root/build/realworld/cjson}" && cd "${1:-$root/build/realworld/cjson}" && pwd)"
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$root/tests/corpus/real/common.sh"
 for f in "$bin/xsplice-build" "$bin/xsplice-cc" "$bin/xsplice" "$agent"; do
 	[ -e "$f" ] || fail "$f is missing: run make first"
@@ -53,8 +53,8 @@ say "source: $(ls cjson_*.dsc), with ${earlier:-no earlier patches}; fix: $(base
 # depending on it): built serially, as xsplice-build then does too.  Its
 # soname links are made with a plain "ln -s" that fails once they exist, so
 # only the libraries themselves are made, and the links here.
-libs="libcjson.so.1.7.15 libcjson_utils.so.1.7.15"
-cjson_make=(make $libs "CC=$bin/xsplice-cc -std=c89" "CFLAGS=-g -O2")
+libs=(libcjson.so.1.7.15 libcjson_utils.so.1.7.15)
+cjson_make=(make "${libs[@]}" "CC=$bin/xsplice-cc -std=c89" "CFLAGS=-g -O2")
 cp -a src prod
 (cd prod && "${cjson_make[@]}") >prod-build.log 2>&1 || fail "the production build failed (see $work/prod-build.log)"
 lib=prod/libcjson_utils.so.1.7.15
@@ -101,7 +101,7 @@ expect '/list/25' 'not found'
 # ---- the payload, from the untouched source and the Debian patch ----------------------------
 t0=$EPOCHREALTIME
 "$bin/xsplice-build" -s src -p fix.patch -t "$lib" -o out -n cve-2025-57052 -j 1 \
-	--build "make $libs"' CC="$CC -std=c89" CFLAGS="-g -O2"' --meta cve=CVE-2025-57052 | sed 's/^/    /'
+	--build "make ${libs[*]}"' CC="$CC -std=c89" CFLAGS="-g -O2"' --meta cve=CVE-2025-57052 | sed 's/^/    /'
 t_build=$(since "$t0")
 
 xs load out/cve-2025-57052.xsplice

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154
 # Shared by the real-project live-patch scripts (lua.sh, cjson.sh): messages,
 # the exit statuses (77 = skipped), and fetching a Debian source package.
 # Source it after setting $me (the script's name, for messages).

@@ -20,7 +20,7 @@ work="$(mkdir -p "${1:-$root/build/realworld/lua}" && cd "${1:-$root/build/realw
 jobs=2
 
 me=lua.sh
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$root/tests/corpus/real/common.sh"
 for f in "$bin/xsplice-build" "$bin/xsplice-cc" "$bin/xsplice" "$agent"; do
 	[ -e "$f" ] || fail "$f is missing: run make first"
