@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench"))
 import xsplice  # noqa: E402
 import manyfuncs  # noqa: E402
+import attachbench  # noqa: E402
 import buildtime  # noqa: E402
 import fleet  # noqa: E402
 
@@ -187,7 +188,7 @@ def cpu_model():
     return platform.processor()
 
 
-def write_report(pause, calls, upload):
+def write_report(pause, calls, upload, extra=()):
     base, patched, ratio = calls
     out = ROOT / "docs" / "performance.md"
     lines = [
@@ -240,6 +241,7 @@ def write_report(pause, calls, upload):
         "|---:|---:|---:|---:|---:|",
     ]
     lines += [f"| {k} | {s} | {u:.2f} | {d:.2f} | {r:.2f} |" for k, s, u, d, r in upload]
+    lines += list(extra)
     out.write_text("\n".join(lines) + "\n")
     print(f"bench: wrote {out.relative_to(ROOT)}")
 
@@ -253,9 +255,11 @@ def main():
         calls = bench_calls(tmp)
         print("bench: (c) upload + link")
         upload = bench_upload(tmp)
+        print("bench: attach")
+        attach = attachbench.section(attachbench.run(tmp, build_target))
         print("bench: fleet (sync --all, start-up with a store)")
         fleet_res = fleet.bench(tmp)
-    write_report(pause, calls, upload)
+    write_report(pause, calls, upload, attach)
     fleet.write_section(ROOT / "docs" / "performance.md", fleet_res)
     print("bench: (d) payload build time (xsplice-build vs an incremental rebuild)")
     buildtime.run()  # writes its own section of docs/performance.md

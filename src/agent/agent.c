@@ -47,6 +47,7 @@ static struct {
 	char dir[4096];  /* socket directory, fixed at start-up */
 	char path[4200]; /* our socket, when owner != 0 */
 	pid_t owner;     /* the pid that created `path` (never unlink another's) */
+	int sweep_late;  /* a forked child: sweep stale sockets from the thread */
 	int listen_fd;   /* -1 when there is no socket */
 	int dump_fd;     /* eventfd poked by the dump signal, or -1 */
 	pthread_t thread;
@@ -328,12 +329,32 @@ static void accept_some(void)
 	}
 }
 
+/* Every agent removes the sockets of dead processes from its directory
+ * once: the first agent of a program before it creates its own socket, a
+ * forked child's from its control thread (never inside fork()).  So a
+ * pre-fork server whose children _exit() - which runs no code of ours -
+ * leaves at most the sockets of the children that died since the last
+ * agent started, not one per fork.  A socket that accepts is never removed;
+ * one that refuses has no listener left. */
+static void sweep_stale_sockets(void)
+{
+	int dirfd = open_dir();
+	if (dirfd < 0)
+		return;
+	xs_sockdir_sweep(dirfd);
+	close(dirfd);
+}
+
 /* Idle: asleep in poll() with no timeout.  Connections open: woken by their
  * data or by the first of their deadlines. */
 static void *control_main(void *arg)
 {
 	(void)arg;
 	struct pollfd p[2 + XS_SERVER_MAX_CONNS];
+	if (ag.sweep_late) {
+		ag.sweep_late = 0;
+		sweep_stale_sockets();
+	}
 	for (;;) {
 		int full = xs_server_full();
 		p[0] = (struct pollfd){.fd = full ? -1 : ag.listen_fd, .events = POLLIN};
@@ -384,14 +405,13 @@ static int start_thread(void)
 	return 0;
 }
 
-/* sweep: remove the stale sockets of dead processes (first start only,
- * not in every forked child). */
-static void start_control(int sweep)
+static void start_control(int forked)
 {
 	ag.have_thread = 0;
+	ag.sweep_late = forked;
 	int dirfd = open_dir();
 	if (dirfd >= 0) {
-		if (sweep)
+		if (!forked)
 			xs_sockdir_sweep(dirfd);
 		open_socket(dirfd);
 		close(dirfd);
@@ -436,7 +456,7 @@ static void atfork_child(void)
 		ag.dump_fd = fd;
 	}
 	xs_engine_atfork_child();
-	start_control(0);
+	start_control(1);
 }
 
 /* ---- life cycle --------------------------------------------------------------- */
@@ -471,7 +491,7 @@ __attribute__((constructor)) static void xs_agent_start(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	setup_dump_signal();
 	xs_persist_apply_store(); /* before main, before anyone can connect */
-	start_control(1);
+	start_control(0);
 }
 
 __attribute__((destructor)) static void xs_agent_stop(void)

@@ -33,6 +33,7 @@
 #include "agent/quiesce.h"
 #include "agent/server.h"
 #include "agent/shadow_internal.h"
+#include "agent/sigpick.h"
 #include "agent/signame.h"
 #include "agent/stackcheck.h"
 #include "agent/textpoke.h"
@@ -768,7 +769,8 @@ static uint32_t env_ms(const char *name, uint32_t def)
 int xs_engine_init(struct xs_err *err)
 {
 	const char *sv = getenv("XSPLICE_SIGNAL");
-	int sig = sv && *sv ? xs_signal_parse(sv) : SIGRTMIN + XS_DEFAULT_SIGNAL_OFFSET;
+	int sig = sv && *sv ? xs_signal_parse(sv)
+	                    : xs_signal_pick_free(SIGRTMIN + XS_DEFAULT_SIGNAL_OFFSET);
 	if (sig < SIGRTMIN || sig > SIGRTMAX)
 		return xs_err_set(err, -EINVAL,
 		                  "XSPLICE_SIGNAL=%s is not a real-time signal (use a number from "

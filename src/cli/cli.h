@@ -18,7 +18,8 @@ struct cli {
 	int nodeps;          /* --nodeps */
 	pid_t *pids;         /* every -p PID (sync, status) */
 	size_t npids;
-	int all;          /* --all (sync, status) */
+	int all;          /* --all (sync, status, ps) */
+	int attach;       /* --attach (load, upload) */
 	const char *exe;  /* --exe PATH (sync, status) */
 	const char *name; /* --name NAME (store add) */
 	int dry_run;      /* --dry-run (sync) */
@@ -46,6 +47,14 @@ int cmd_status(struct cli *c);
 struct xsctl;
 struct xsctl_sync_opts;
 int cli_fleet(struct cli *c, int (*fn)(struct xsctl *, const struct xsctl_sync_opts *));
+
+int cmd_attach(struct cli *c);
+
+/* --attach of load and upload: bring the agent in first when it is not
+ * there. 0, or the exit status of the failed attach. */
+int cli_attach_agent(const struct cli *c, int quiet);
+/* The agent's path: $XSPLICE_AGENT, else ../lib/libxsplice.so next to us. */
+int cli_find_agent(char *out, size_t n);
 
 /* "xsplice: ..." on stderr */
 /* s with control characters other than newline and tab as \\xNN. */

@@ -11,9 +11,13 @@
 static int attach_status = EXIT_ERROR;
 
 /* NULL on failure, with the exit status in attach_status (2 for a process
- * that is stopped or does not answer in time: a retry can succeed). */
+ * that is stopped or does not answer in time, or when --attach found no
+ * thread at a safe point: a retry can succeed). */
 static xsctl *attach(const struct cli *c)
 {
+	if (c->attach && (attach_status = cli_attach_agent(c, 1)) != EXIT_DONE)
+		return NULL;
+	attach_status = EXIT_ERROR;
 	xsctl *h = xsctl_new();
 	if (!h) {
 		cli_err("out of memory");
@@ -125,8 +129,9 @@ int cmd_load(struct cli *c)
 	char *name = base_name(c->argv[0]);
 	xsctl *h = name ? attach(c) : NULL;
 	if (!h) {
+		int ex = name ? attach_status : EXIT_ERROR;
 		free(name);
-		return name ? attach_status : EXIT_ERROR;
+		return ex;
 	}
 	char *no_params[] = {NULL};
 	int ex = upload(h, name, c->argv[0], no_params);

@@ -20,12 +20,14 @@
 #include "cli/cli.h"
 #include "common/buf.h"
 #include "common/sockdir.h"
+#include "ctl/inject.h"
 
 struct proc {
 	pid_t pid;
 	char exe[PATH_MAX];
 	char build_id[2 * 64 + 1];
 	char socket[4400];
+	int attachable; /* --all: no agent, but `attach` may bring one */
 };
 
 /* Is a file called libxsplice.so (or libxsplice.so.N) mapped in pid? */
@@ -147,7 +149,7 @@ static int by_pid(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-static void print_json(const struct proc *v, size_t n)
+static void print_json(const struct proc *v, size_t n, int all)
 {
 	struct xs_buf b;
 	xs_buf_init(&b);
@@ -162,6 +164,8 @@ static void print_json(const struct proc *v, size_t n)
 			xs_buf_json_str(&b, v[i].socket, strlen(v[i].socket));
 		else
 			xs_buf_printf(&b, "null");
+		if (all)
+			xs_buf_printf(&b, ", \"agent\": %s", v[i].attachable ? "false" : "true");
 		xs_buf_printf(&b, "}");
 	}
 	xs_buf_printf(&b, "%s]}\n", n ? "\n" : "");
@@ -169,16 +173,44 @@ static void print_json(const struct proc *v, size_t n)
 	xs_buf_free(&b);
 }
 
-static void print_text(const struct proc *v, size_t n)
+static void print_text(const struct proc *v, size_t n, int all)
 {
 	if (!n) {
-		printf("No process with an xsplice agent found.\n");
+		printf(all ? "No process with an xsplice agent or one may attach to found.\n"
+		           : "No process with an xsplice agent found.\n");
 		return;
 	}
-	printf("%-8s %-40s %s\n", "PID", "BUILD-ID", "EXECUTABLE");
-	for (size_t i = 0; i < n; i++)
-		printf("%-8d %-40s %s\n", (int)v[i].pid, v[i].build_id[0] ? v[i].build_id : "-",
+	if (all)
+		printf("%-8s %-6s %-40s %s\n", "PID", "AGENT", "BUILD-ID", "EXECUTABLE");
+	else
+		printf("%-8s %-40s %s\n", "PID", "BUILD-ID", "EXECUTABLE");
+	for (size_t i = 0; i < n; i++) {
+		printf("%-8d ", (int)v[i].pid);
+		if (all)
+			printf("%-6s ", v[i].attachable ? "no" : "yes");
+		printf("%-40s %s\n", v[i].build_id[0] ? v[i].build_id : "-",
 		       v[i].exe[0] ? v[i].exe : "?");
+	}
+}
+
+/* --all: the processes without an agent that `attach` would accept. */
+static void scan_attachable(struct proc **v, size_t *n)
+{
+	char agent[PATH_MAX], why[512];
+	if (cli_find_agent(agent, sizeof(agent)))
+		return;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		pid_t pid = is_pid_name(e->d_name) ? (pid_t)strtol(e->d_name, NULL, 10) : 0;
+		if (pid <= 0 || pid == getpid() || has_pid(*v, *n, pid) || xs_has_agent(pid) != 0 ||
+		    xs_attach_check(pid, agent, why, sizeof(why)))
+			continue;
+		if (!add(v, n, pid))
+			(*v)[*n - 1].attachable = 1;
+	}
+	if (d)
+		closedir(d);
 }
 
 int cmd_ps(struct cli *c)
@@ -201,11 +233,13 @@ int cmd_ps(struct cli *c)
 	}
 	closedir(d);
 	scan_sockdirs(&v, &n);
+	if (c->all)
+		scan_attachable(&v, &n);
 	qsort(v, n, sizeof(*v), by_pid);
 	if (c->json)
-		print_json(v, n);
+		print_json(v, n, c->all);
 	else
-		print_text(v, n);
+		print_text(v, n, c->all);
 	free(v);
 	return EXIT_DONE;
 }

@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 
 /* $XSPLICE_AGENT, else ../lib/libxsplice.so next to this executable. */
-static int find_agent(char *out, size_t n)
+int cli_find_agent(char *out, size_t n)
 {
 	const char *env = getenv("XSPLICE_AGENT");
 	char self[PATH_MAX], guess[PATH_MAX + 32];
@@ -42,7 +42,7 @@ static int find_agent(char *out, size_t n)
 int cmd_run(struct cli *c)
 {
 	char agent[PATH_MAX];
-	if (find_agent(agent, sizeof(agent)))
+	if (cli_find_agent(agent, sizeof(agent)))
 		return EXIT_ERROR;
 	if (strpbrk(agent, ": ")) {
 		cli_err("the agent path %s holds ':' or a space, which LD_PRELOAD cannot carry",

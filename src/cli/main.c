@@ -17,7 +17,14 @@
 
 #include "cli/cli.h"
 
-enum { OPT_JSON = 1u << 0, OPT_NODEPS = 1u << 1, OPT_FLEET = 1u << 2, OPT_NAME = 1u << 3 };
+enum {
+	OPT_JSON = 1u << 0,
+	OPT_NODEPS = 1u << 1,
+	OPT_FLEET = 1u << 2,
+	OPT_NAME = 1u << 3,
+	OPT_ATTACH = 1u << 4,
+	OPT_ALL = 1u << 5
+};
 
 struct command {
 	const char *name;
@@ -33,8 +40,8 @@ static int cmd_help(struct cli *c);
 
 static const struct command commands[] = {
     {"help", "[COMMAND]", "this list, or how to use one command", 0, 0, 1, 0, cmd_help},
-    {"upload", "NAME FILE [key=value...]", "upload a payload (verified, linked: CHECKED)", 1, 2, -1,
-     0, cmd_upload},
+    {"upload", "NAME FILE [key=value...] [--attach]",
+     "upload a payload (verified, linked: CHECKED)", 1, 2, -1, OPT_ATTACH, cmd_upload},
     {"list", "[--json]", "list the payloads, their state, build-ids and metadata", 1, 0, 0,
      OPT_JSON, cmd_list},
     {"apply", "NAME [--nodeps]", "switch a CHECKED payload on (APPLIED)", 1, 1, 1, OPT_NODEPS,
@@ -43,14 +50,17 @@ static const struct command commands[] = {
     {"replace", "NAME [--nodeps]", "revert every applied payload and apply NAME, atomically", 1, 1,
      1, OPT_NODEPS, cmd_replace},
     {"unload", "NAME", "free a CHECKED payload", 1, 1, 1, 0, cmd_unload},
-    {"load", "FILE [--nodeps]", "upload and apply FILE under its base name", 1, 1, 1, OPT_NODEPS,
-     cmd_load},
+    {"load", "FILE [--nodeps] [--attach]", "upload and apply FILE under its base name", 1, 1, 1,
+     OPT_NODEPS | OPT_ATTACH, cmd_load},
     {"info", "[--json]", "the agent's version, the process's modules and build-ids", 1, 0, 0,
      OPT_JSON, cmd_info},
     {"dump", "[--json]", "everything the agent knows", 1, 0, 0, OPT_JSON, cmd_dump},
     {"history", "[--json]", "the recent actions and their results", 1, 0, 0, OPT_JSON, cmd_history},
-    {"ps", "[--json]", "processes that carry an agent", 0, 0, 0, OPT_JSON, cmd_ps},
+    {"ps", "[--all] [--json]", "processes that carry an agent (--all: and attachable ones)", 0, 0,
+     0, OPT_JSON | OPT_ALL, cmd_ps},
     {"run", "[--] CMD [ARG...]", "run CMD with the agent preloaded", 0, 1, -1, 0, cmd_run},
+    {"attach", "[--json]", "load the agent into a process started without it", 1, 0, 0, OPT_JSON,
+     cmd_attach},
     {"store", "add FILE|list|remove NAME", "the patch store: payloads to keep applied", 0, 1, 2,
      OPT_JSON | OPT_NAME, cmd_store},
     {"sync", "[--all|-p PID...|--exe PATH]", "bring processes to the store's state", 0, 0, 0,
@@ -110,7 +120,9 @@ static void usage(FILE *f)
 	           "                            list, sync, status)\n"
 	           "  --nodeps                  apply an independent payload (check only the\n"
 	           "                            target build-id)\n"
-	           "  --all, --exe PATH         sync, status: every process with an agent, or\n"
+	           "  --attach                  load, upload: attach the agent first if needed\n"
+	           "  --all, --exe PATH         sync, status: every process with an agent (ps:\n"
+	           "                            also those one may attach to), or\n"
 	           "                            those running PATH (-p may be repeated)\n"
 	           "  --dry-run                 sync: say what would change\n"
 	           "  --name NAME               store add: the name to store FILE under\n"
@@ -133,6 +145,12 @@ static void command_help(const struct command *cmd, FILE *f)
 	if (cmd->opts & OPT_NODEPS)
 		fprintf(f, "\n  --nodeps   apply an independent payload (check only the target "
 		           "build-id)\n");
+	if (cmd->opts & OPT_ATTACH)
+		fprintf(f, "\n  --attach   attach the agent first when the process has none "
+		           "(xsplice help attach)\n");
+	if (cmd->opts & OPT_ALL)
+		fprintf(f, "\n  --all      also the processes without an agent that attach "
+		           "would accept\n");
 	if (cmd->need_pid)
 		fprintf(f, "\n  -p, --pid PID, --timeout MS, --quiesce-timeout MS: see xsplice "
 		           "--help\n");
@@ -232,6 +250,8 @@ static int parse_option(int argc, char **argv, int *i, struct cli *c)
 		return c->json = 1, 0;
 	if (!strcmp(a, "--nodeps"))
 		return c->nodeps = 1, 0;
+	if (!strcmp(a, "--attach"))
+		return c->attach = 1, 0;
 	if (!strncmp(a, "-p", 2) || opt_is(a, "--pid"))
 		return (v = opt_value(argc, argv, i, "-p")) ? add_pid(c, v) : -1;
 	if (!strcmp(a, "--all"))
@@ -284,8 +304,8 @@ static const struct command *parse(int argc, char **argv, struct cli *c)
 				return NULL;
 			}
 			if (cmd->fn == cmd_run) {
-				if (i + 1 < argc &&
-				    (!strcmp(argv[i + 1], "-h") || !strcmp(argv[i + 1], "--help"))) {
+				if (i + 1 < argc && (!strcmp(argv[i + 1], "-h") ||
+				                     !strcmp(argv[i + 1], "--help"))) {
 					command_help(cmd, stdout);
 					exit(EXIT_DONE);
 				}
@@ -323,7 +343,8 @@ static int check_use(const struct command *cmd, const struct cli *c)
 		        cmd->args);
 		return -1;
 	}
-	if (!(cmd->opts & OPT_FLEET) && (c->npids > 1 || c->all || c->exe || c->dry_run)) {
+	if (!(cmd->opts & OPT_FLEET) &&
+	    (c->npids > 1 || (c->all && !(cmd->opts & OPT_ALL)) || c->exe || c->dry_run)) {
 		cli_err("%s takes none of several -p, --all, --exe, --dry-run (sync and status do)",
 		        cmd->name);
 		return -1;
@@ -338,6 +359,10 @@ static int check_use(const struct command *cmd, const struct cli *c)
 	}
 	if ((c->json && !(cmd->opts & OPT_JSON)) || (c->nodeps && !(cmd->opts & OPT_NODEPS))) {
 		cli_err("%s does not take %s", cmd->name, c->json ? "--json" : "--nodeps");
+		return -1;
+	}
+	if (c->attach && !(cmd->opts & OPT_ATTACH)) {
+		cli_err("%s does not take --attach", cmd->name);
 		return -1;
 	}
 	return 0;

@@ -271,8 +271,9 @@ int xs_ctl_locate(pid_t pid, struct xs_loc *loc, char *why, size_t whylen)
 	}
 	snprintf(why, whylen,
 	         "process %d has no xsplice agent socket (looked in %s); is it running "
-	         "under the agent (xsplice run, or LD_PRELOAD=libxsplice.so)?",
-	         (int)pid, looked);
+	         "under the agent (xsplice run, or LD_PRELOAD=libxsplice.so)? If not, "
+	         "'xsplice -p %d attach' loads the agent into it",
+	         (int)pid, looked, (int)pid);
 	return -ENOENT;
 }
 

@@ -32,5 +32,8 @@ install-ctl: $(CTL_LIBS)
 	install -m 0644 include/xsplice/ctl.h $(DESTDIR)$(INCDIR)/xsplice/
 INSTALL_TARGETS += install-ctl
 
+# unit test of the attach's symbol lookup (tests/unit/test_remote_sym.c)
+UNIT_SRCS_remote_sym := src/ctl/remote_sym.c
+UNIT_LIBS_remote_sym := -ldl
 # Unit test of the report reader and the store's rules (tests/unit/test_fleet.c).
 UNIT_SRCS_fleet := src/ctl/json.c src/common/store.c

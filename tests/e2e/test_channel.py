@@ -435,6 +435,19 @@ def test_stale_sockets_are_cleaned_up_and_live_ones_kept(built, sockdir, procs):
     xs("-p", t.pid, "list", sockdir=sockdir, check=0)
 
 
+def test_a_forked_child_sweeps_the_sockets_of_children_that_died(built, sockdir, procs):
+    # children that _exit() run no code of ours and leave their sockets; the
+    # next forked child's agent removes them (from its control thread), so a
+    # pre-fork server never piles up one socket per fork
+    t = procs([OUT / "ctarget"], target_env(sockdir))
+    assert t.ask("fork 50") == "forked 50"
+    child = int(t.ask("spawn").split()[1])
+    want = sorted([f"{t.pid}.sock", f"{child}.sock"])
+    wait_for(lambda: sorted(f.name for f in sockdir.glob("*.sock")) == want,
+             "only the live parent's and child's sockets left", timeout=60)
+    xs("-p", child, "list", sockdir=sockdir, check=0)
+
+
 def test_agent_in_a_private_tmp_is_found_like_ps_shows_it(built, procs):
     script = (f"mount --make-rprivate / && mount -t tmpfs tmpfs /tmp && mkdir -m 700 /tmp/xs && "
               f"exec env XSPLICE_DIR=/tmp/xs LD_PRELOAD={AGENT} {OUT / 'ctarget'}")

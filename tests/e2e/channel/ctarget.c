@@ -3,6 +3,7 @@
  * request line, one reply line on stdin/stdout:
  *   a        -> answer()            (1; payloads: 2 or more)
  *   fork N   -> N children that _exit(0) at once ("forked N")
+ *   spawn    -> a child that lives until its parent exits ("spawned PID")
  *   id       -> "uid R E gid R E"
  * Built with -DLINKED_OPT_IN it links the agent and opts in to being served
  * while setuid/setgid (<xsplice/agent.h>).
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef LINKED_OPT_IN
@@ -37,6 +40,14 @@ int main(void)
 					waitpid(p, NULL, 0);
 			}
 			printf("forked %d\n", n);
+		} else if (!strncmp(line, "spawn", 5)) {
+			pid_t p = fork();
+			if (p == 0) {
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
+				for (;;)
+					pause();
+			}
+			printf("spawned %d\n", (int)p);
 		} else if (!strncmp(line, "id", 2)) {
 			printf("uid %d %d gid %d %d\n", (int)getuid(), (int)geteuid(),
 			       (int)getgid(), (int)getegid());
