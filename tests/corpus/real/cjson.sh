@@ -66,22 +66,15 @@ gcc -O2 -Wall -Iprod -o prod/cjson-serve "$root/tests/corpus/real/cjson-serve.c"
 say "built $lib with its own Makefile through xsplice-cc; cjson-serve links it"
 
 # ---- a plain incremental rebuild of the same change, for comparison ----------------------
-cp -a prod incremental
-(cd incremental && patch -p1 -s <../fix.patch)
-t0=$EPOCHREALTIME
-(cd incremental && "${cjson_make[@]}") >incremental.log 2>&1 || fail "the incremental rebuild failed"
-t_incr=$(since "$t0")
-rm -rf incremental
+incremental_rebuild "${cjson_make[@]}"
 
 # ---- the live process ----------------------------------------------------------------------
 sock="$work/sock"
-rm -rf "$sock"
-mkdir -m 700 "$sock"
+agent_dir "$sock"
 coproc SERVE { exec env LD_PRELOAD="$agent" XSPLICE_DIR="$sock" "$work/prod/cjson-serve" 2>"$work/serve.stderr"; }
 pid=$SERVE_PID
 trap 'kill "$pid" 2>/dev/null || true' EXIT
-for _ in $(seq 200); do [ -S "$sock/$pid.sock" ] && break; sleep 0.05; done
-[ -S "$sock/$pid.sock" ] || fail "the agent did not start in cjson-serve (pid $pid)"
+wait_agent "$sock" "$pid" cjson-serve
 
 xs() { XSPLICE_DIR="$sock" "$bin/xsplice" -p "$pid" "$@" | sed 's/^/    /'; }
 expect() { # expect REQUEST WANT

@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2154
+# shellcheck shell=bash disable=SC2154,SC2034
 # Shared by the real-project live-patch scripts (lua.sh, cjson.sh): messages,
 # the exit statuses (77 = skipped), and fetching a Debian source package.
 # Source it after setting $me (the script's name, for messages).
@@ -41,4 +41,30 @@ fetch_source() {
 		tail -n 3 fetch.log | sed 's/^/    /'
 		skip "cannot fetch the $pkg source package; add a deb-src line for bookworm (e.g. 'Types: deb-src' in /etc/apt/sources.list.d/debian.sources) and run apt-get update"
 	fi
+}
+
+# incremental_rebuild MAKE...: time a plain incremental rebuild of fix.patch
+# in a copy of the built tree prod (for comparison with xsplice-build); sets
+# t_incr.
+incremental_rebuild() {
+	local t0
+	rm -rf incremental
+	cp -a prod incremental
+	(cd incremental && patch -p1 -s <../fix.patch)
+	t0=$EPOCHREALTIME
+	(cd incremental && "$@") >incremental.log 2>&1 || fail "the incremental rebuild failed"
+	t_incr=$(since "$t0")
+	rm -rf incremental
+}
+
+# agent_dir DIR: a fresh private directory for the agents' sockets.
+agent_dir() {
+	rm -rf "$1"
+	mkdir -m 700 "$1"
+}
+
+# wait_agent DIR PID WHAT: wait until the agent in PID listens in DIR.
+wait_agent() {
+	for _ in $(seq 200); do [ -S "$1/$2.sock" ] && return 0; sleep 0.05; done
+	fail "the agent did not start in $3 (pid $2)"
 }

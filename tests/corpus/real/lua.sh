@@ -46,22 +46,15 @@ cp -a src prod
 say "built prod/src/lua with its own Makefile through xsplice-cc"
 
 # ---- a plain incremental rebuild of the same change, for comparison ------------------------
-cp -a prod incremental
-(cd incremental && patch -p1 -s <../fix.patch)
-t0=$EPOCHREALTIME
-(cd incremental && "${lua_make[@]}") >incremental.log 2>&1 || fail "the incremental rebuild failed"
-t_incr=$(since "$t0")
-rm -rf incremental
+incremental_rebuild "${lua_make[@]}"
 
 # ---- the live process ------------------------------------------------------------------------
 sock="$work/sock"
-rm -rf "$sock"
-mkdir -m 700 "$sock"
+agent_dir "$sock"
 coproc LUA { exec env LD_PRELOAD="$agent" XSPLICE_DIR="$sock" "$work/prod/src/lua" "$root/tests/corpus/real/repl.lua" 2>"$work/lua.stderr"; }
 pid=$LUA_PID
 trap 'kill "$pid" 2>/dev/null || true' EXIT
-for _ in $(seq 200); do [ -S "$sock/$pid.sock" ] && break; sleep 0.05; done
-[ -S "$sock/$pid.sock" ] || fail "the agent did not start in lua (pid $pid)"
+wait_agent "$sock" "$pid" lua
 
 ask() {
 	local reply
