@@ -31,6 +31,7 @@ import manyfuncs  # noqa: E402
 import attachbench  # noqa: E402
 import buildtime  # noqa: E402
 import fleet  # noqa: E402
+import windows  # noqa: E402
 
 TARGET_FLAGS = ["-O2", "-g", "-ffunction-sections", "-fdata-sections", "-Wl,--build-id", "-pthread"]
 PAYLOAD_FLAGS = ["-O2", "-fPIC", "-ffunction-sections", "-fdata-sections", f"-I{ROOT / 'include'}"]
@@ -263,6 +264,8 @@ def main():
     fleet.write_section(ROOT / "docs" / "performance.md", fleet_res)
     print("bench: (d) payload build time (xsplice-build vs an incremental rebuild)")
     buildtime.run()  # writes its own section of docs/performance.md
+    with tempfile.TemporaryDirectory(prefix="xsplice-bench.") as t:
+        windows.run(Path(t), build_target, build_payload)  # its own section too
 
 
 if __name__ == "__main__":

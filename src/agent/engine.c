@@ -530,10 +530,13 @@ static int attempts(struct plan *pl, uint32_t timeout, uint32_t deadline, uint64
 		if (spent + backoff >= deadline)
 			return busy_message(pl, &at, tries, spent, err);
 		/* a thread that was late (runnable, not run: the scheduler did
-		 * not give it a CPU in time) gets a longer attempt next time;
-		 * one that blocks the signal or is stopped gains nothing */
-		if (at.qf.why == XS_QWHY_TIMEOUT && timeout < deadline / 4 &&
-		    (at.qf.in_handler || xs_task_state(at.qf.tid) == 'R'))
+		 * not give it a CPU in time), or did not leave the code about
+		 * to change in time, gets a longer attempt next time; one that
+		 * blocks the signal or is stopped gains nothing */
+		if (timeout < deadline / 4 &&
+		    ((at.qf.why == XS_QWHY_TIMEOUT &&
+		      (at.qf.in_handler || xs_task_state(at.qf.tid) == 'R')) ||
+		     at.qf.why == XS_QWHY_INRANGE))
 			timeout *= 2;
 		/* between attempts nothing is half-switched: a fork() in the
 		 * program waits for one attempt at most, not for all of them */

@@ -612,6 +612,11 @@ static int wait_arrivals(struct slotset *set, uint64_t deadline, struct xs_qfail
 			if (!missing(set, 1, &fail->tid))
 				return 0;
 			struct slot *d = declined(set);
+			/* one that declined and has not run since is late, not
+			 * stuck in the code */
+			if (d && atomic_load(&d->resignal) &&
+			    thread_cpu_ns(d->tid) < atomic_load(&d->decl_cpu) + DECLINE_RUN_NS)
+				d = NULL;
 			if (d) { /* never left the code about to change */
 				fail->why = XS_QWHY_INRANGE;
 				fail->tid = d->tid;

@@ -154,10 +154,11 @@ void xs_thread_describe(pid_t tid, int signo, int in_handler, unsigned long wait
 	else if (in_handler)
 		/* our handler blocks every signal while it runs: the thread has
 		 * not yet left the pause of an earlier attempt */
-		snprintf(out, cap,
-		         "thread %d (%s) is late: still leaving an earlier pause, %s for %lu ms "
-		         "(the machine is busy)",
-		         tid, name, state == 'R' ? "runnable but not run" : "waiting", waited_ms);
+		snprintf(
+		    out, cap,
+		    "thread %d (%s) is late: inside the agent's signal handler (not yet "
+		    "parked, or leaving an earlier pause), %s for %lu ms (the machine is busy)",
+		    tid, name, state == 'R' ? "runnable but not run" : "waiting", waited_ms);
 	else if (mask_has(status, "\nSigBlk:", signo))
 		snprintf(out, cap,
 		         "thread %d (%s) blocks signal %d (XSPLICE_SIGNAL), so it cannot be paused",

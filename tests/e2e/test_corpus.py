@@ -32,7 +32,8 @@ from conftest import BIN, ROOT, run
 CORPUS = ROOT / "tests" / "corpus"
 BUILD = BIN / "xsplice-build"
 XSCC = BIN / "xsplice-cc"
-EXIT = {"applied": 0, "refused": 2, "nothing": 3}
+# a refusal exits 1 like an error, and says "refused:" (2 is only ever "try again")
+EXIT = {"applied": 0, "refused": 1, "nothing": 3}
 
 
 def cases():
@@ -112,6 +113,8 @@ def test_corpus_case(name, tmp_path, start):
     assert p.returncode == EXIT[case.expect], \
         f"{name}: xsplice-build exited {p.returncode}, wanted {EXIT[case.expect]} " \
         f"({case.expect})\nstdout:{p.stdout}\nstderr:{p.stderr}"
+    if case.expect == "refused":
+        assert "refused:" in p.stderr, f"{name}: an error, not a refusal:\n{p.stderr}"
     for m in case.messages:
         assert m in p.stderr, f"{name}: {m!r} not in xsplice-build's message:\n{p.stderr}"
     rows = report_rows(out)
@@ -124,7 +127,7 @@ def test_corpus_case(name, tmp_path, start):
         p = run([BUILD, "-q", "--strict", "-s", src, "-p", src / "fix.patch",
                  "-t", prod / case.target, "-o", tmp_path / "out-strict", "-n", "fix"],
                 check=False, timeout=300)
-        assert p.returncode == EXIT["refused"], \
+        assert p.returncode == EXIT["refused"] and "refused" in p.stderr, \
             f"{name}: xsplice-build --strict exited {p.returncode}\nstderr:{p.stderr}"
         for m in case.strict:
             assert m in p.stderr, f"{name}: {m!r} not in xsplice-build --strict's message:\n{p.stderr}"

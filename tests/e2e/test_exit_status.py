@@ -6,6 +6,9 @@
      order, a function that is a thread's outermost frame (main, a start
      routine) - with a message saying what to do instead
   2  busy: a thread is in the function now, or did not pause in time
+     (tested in test_engine.py: test_busy_function_refused_with_exit_2_then_applied,
+     test_thread_with_the_signal_blocked_gives_a_clear_timeout; a late thread in
+     tests/unit/test_quiesce.c)
 
 And fork() in the target waits for one attempt of an action at most, not
 for its whole retry loop.
@@ -98,27 +101,6 @@ def test_replacing_a_thread_start_routine_exits_1(b, start):
     # once the thread has ended, nothing holds the function any more
     assert t.query("outerstop") == "outerstopped"
     t.cli("apply", "o", check=0)
-
-
-def test_a_thread_in_the_function_exits_2_and_a_retry_succeeds(b, start):
-    t = start([b.target])
-    t.cli("upload", "hold", b.payload["p_hold"], check=0)
-    assert t.query("hold") == "held"  # a thread inside hold_fn
-    p = t.cli("apply", "hold", "--timeout", "300", check=2)
-    assert "hold_fn" in p.stderr and "try again" in p.stderr, p.stderr
-    assert t.query("release") == "released"
-    t.cli("apply", "hold", check=0)
-    assert t.query("holdfn") == "2"
-
-
-def test_a_thread_that_blocks_the_signal_exits_2(b, start):
-    t = start([b.target])
-    t.cli("upload", "w", b.payload["p_work"], check=0)
-    assert t.query("blocker") == "blocking"
-    p = t.cli("apply", "w", "--timeout", "300", check=2)
-    assert "blocks signal" in p.stderr, p.stderr
-    assert t.query("unblock") == "unblocked"
-    t.cli("apply", "w", check=0)
 
 
 def test_fork_waits_for_one_attempt_not_the_retry_loop(b, start):

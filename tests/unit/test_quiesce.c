@@ -19,6 +19,9 @@
 #include "agent/threadinfo.h"
 
 #define SIG (SIGRTMIN + 8)
+/* how long an attempt that must succeed may wait: a bound for a machine
+ * loaded to a load average in the hundreds, not a timing check */
+#define BOUND_MS 60000
 
 static atomic_int stop;
 
@@ -81,7 +84,7 @@ static void window(unsigned want_threads)
 	struct xs_qfail f;
 	struct xs_err err = {0};
 	assert_int_equal(xs_quiesce_prepare(&err), 0);
-	assert_int_equal(xs_quiesce_begin(1000, &f), 0);
+	assert_int_equal(xs_quiesce_begin(BOUND_MS, &f), 0);
 	unsigned parked = 0;
 	for (unsigned i = 0; i < xs_quiesce_nthreads(); i++) {
 		const struct xs_qthread *t = xs_quiesce_thread(i);
@@ -130,7 +133,7 @@ static void test_per_thread_action_runs_once_per_thread(void **state)
 		t[i] = start(spinner);
 	assert_int_equal(xs_quiesce_prepare(&err), 0);
 	atomic_store(&actions, 0);
-	assert_int_equal(xs_quiesce_begin(1000, &f), 0);
+	assert_int_equal(xs_quiesce_begin(BOUND_MS, &f), 0);
 	xs_quiesce_perthread(fns, 1);
 	xs_quiesce_end();
 	assert_int_equal(atomic_load(&actions), 5); /* 4 + this thread */
@@ -225,7 +228,7 @@ static void test_a_thread_still_in_an_earlier_pause_is_late_not_blocking(void **
 	atomic_store(&stop, 0);
 	t = start(spinner);
 	assert_int_equal(xs_quiesce_prepare(&err), 0);
-	assert_int_equal(xs_quiesce_begin(1000, &f), 0);
+	assert_int_equal(xs_quiesce_begin(BOUND_MS, &f), 0);
 	atomic_store(&hold_action, 1);
 	xs_quiesce_perthread(fns, 1); /* gives up waiting after a while */
 	xs_quiesce_end();
@@ -269,7 +272,7 @@ static void test_threads_coming_and_going(void **state)
 	for (int i = 0; i < 100; i++) {
 		assert_int_equal(xs_quiesce_prepare(&err), 0);
 		int rc;
-		while ((rc = xs_quiesce_begin(1000, &f)) == -EAGAIN && f.why == XS_QWHY_GROW)
+		while ((rc = xs_quiesce_begin(BOUND_MS, &f)) == -EAGAIN && f.why == XS_QWHY_GROW)
 			assert_int_equal(xs_quiesce_prepare(&err), 0);
 		assert_int_equal(rc, 0);
 		xs_quiesce_end();
@@ -299,7 +302,7 @@ static void test_threads_leave_code_about_to_change(void **state)
 	xs_quiesce_set_avoid(in_busy_fn, NULL);
 	for (int n = 0; n < 50; n++) {
 		assert_int_equal(xs_quiesce_prepare(&err), 0);
-		assert_int_equal(xs_quiesce_begin(1000, &f), 0);
+		assert_int_equal(xs_quiesce_begin(BOUND_MS, &f), 0);
 		for (unsigned i = 0; i < xs_quiesce_nthreads(); i++) {
 			const struct xs_qthread *q = xs_quiesce_thread(i);
 			assert_non_null(q);
@@ -467,12 +470,20 @@ static void test_a_thread_that_stays_in_the_range_fails_the_attempt(void **state
 		usleep(100);
 	xs_quiesce_set_avoid(in_stuck_fn, NULL);
 	assert_int_equal(xs_quiesce_prepare(&err), 0);
-	for (int i = 0; i < 3; i++) {
+	/* never parked inside; named as in the range once it has run since
+	 * its last decline (before that, on a loaded machine, it is late) */
+	int in_range = 0;
+	for (int i = 0; i < 1000 && in_range < 3; i++) {
 		assert_int_equal(xs_quiesce_begin(50, &f), -EBUSY);
-		assert_int_equal(f.why, XS_QWHY_INRANGE);
 		assert_int_equal(f.tid, (pid_t)atomic_load(&stuck_tid));
-		assert_true(in_stuck_fn(NULL, f.pc));
+		if (f.why == XS_QWHY_INRANGE) {
+			assert_true(in_stuck_fn(NULL, f.pc));
+			in_range++;
+		} else {
+			assert_int_equal(f.why, XS_QWHY_TIMEOUT);
+		}
 	}
+	assert_int_equal(in_range, 3);
 	xs_quiesce_set_avoid(NULL, NULL);
 	atomic_store(&unstick, 1);
 	pthread_join(t, NULL);

@@ -42,8 +42,9 @@ source patch against SRCDIR (the source TARGET was built from).
   -q, --quiet           only errors and the final report
   -h, --help
 
-Exit status: 0 payload written, 1 error, 2 refused (the change cannot be
-live-patched, or TARGET was not built from SRCDIR), 3 nothing to patch.
+Exit status: 0 payload written, 1 error or refused (the change cannot be
+live-patched, or TARGET was not built from SRCDIR: the message says
+"refused"), 3 nothing to patch.  Never 2: no retry of the same build helps.
 EOF
 }
 
@@ -53,7 +54,7 @@ die() {
 }
 refuse() {
 	printf '%s: refused: %s\n' "$prog" "$*" >&2
-	exit 2
+	exit 1
 }
 
 # ---- options ---------------------------------------------------------------------
@@ -719,10 +720,10 @@ summary() {
 
 if [ $refused = 1 ]; then
 	{
-		printf '%s: the patch cannot be live-patched:\n' "$prog"
+		printf '%s: refused: the patch cannot be live-patched:\n' "$prog"
 		print_report
 	} | tee "$out/report.txt" >&2
-	exit 2
+	exit 1
 fi
 nattention=$(awk -F'\t' '$1 == "attention"' "$report" | wc -l)
 if [ $strict = 1 ] && [ "$nattention" -gt 0 ]; then
@@ -730,7 +731,7 @@ if [ $strict = 1 ] && [ "$nattention" -gt 0 ]; then
 		printf '%s: refused (--strict): %d attention item(s) to review: the new code will meet data made before the load\n' "$prog" "$nattention"
 		print_report
 	} | tee "$out/report.txt" >&2
-	exit 2
+	exit 1
 fi
 if [ ${#diffs[@]} -eq 0 ]; then
 	{
