@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(gcc make binutils libc6-dev pkg-config libelf-dev libdw-dev elfutils libsodium-dev
       libcmocka-dev python3 python3-pytest python3-pytest-timeout clang libclang-rt-14-dev procps
-      gdb ansible-core)
+      gdb ansible-core patch xz-utils)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,8 +1,9 @@
 # tests: end-to-end suites (pytest) over the built tree.  Unit tests and
 # fuzzing live in tests/unit/module.mk and tests/fuzz/module.mk.
 PYTEST := $(PYTHON) -m pytest
-# Every test has a hard time limit so a hung target can never hang CI.
-PYTEST_FLAGS ?= -q -p timeout --timeout=300
+# Every test has a hard time limit so a hung target can never hang CI; the
+# slowest are listed, to keep `make check` within its 15-minute budget.
+PYTEST_FLAGS ?= -q -p timeout --timeout=300 --durations=15
 
 .PHONY: check-e2e
 # The unit suites first (they take seconds): a failure there is not hidden

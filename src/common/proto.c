@@ -196,27 +196,6 @@ void xs_proto_frame(struct xs_buf *b, int status, const char *msg, const void *b
 	xs_buf_append(b, body, body_len);
 }
 
-int xs_proto_send_reply(int fd, int status, const char *msg, const void *body, size_t body_len,
-                        int64_t deadline_ns)
-{
-	size_t mlen = msg ? strnlen(msg, XS_PROTO_MSG_MAX) : 0;
-	if (body_len > XS_PROTO_BODY_MAX)
-		body_len = 0; /* never send what the client must refuse */
-	struct xs_reply_hdr h = {
-	    .magic = XS_PROTO_MAGIC,
-	    .version = XS_PROTO_VERSION,
-	    .status = status,
-	    .msg_len = (uint32_t)mlen,
-	    .body_len = (uint32_t)body_len,
-	};
-	int rc = xs_io_write(fd, &h, sizeof(h), deadline_ns);
-	if (!rc && mlen)
-		rc = xs_io_write(fd, msg, mlen, deadline_ns);
-	if (!rc && body_len)
-		rc = xs_io_write(fd, body, body_len, deadline_ns);
-	return rc;
-}
-
 /* ---- incremental request parser ---------------------------------------------- */
 
 static size_t stage_len(const struct xs_req_parser *p)

@@ -134,8 +134,4 @@ struct xs_buf;
 void xs_proto_frame(struct xs_buf *b, int status, const char *msg, const void *body,
                     size_t body_len);
 
-/* Send a whole reply frame (header + message + body). */
-int xs_proto_send_reply(int fd, int status, const char *msg, const void *body, size_t body_len,
-                        int64_t deadline_ns);
-
 #endif

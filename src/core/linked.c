@@ -127,32 +127,40 @@ static int exported(const struct xs_sym *y)
 	       type != STT_SECTION && type != STT_FILE && y->name[0];
 }
 
-/* Global defined symbols; their names are copied (one block after the
- * array) so that they outlive the payload bytes. */
-static int read_symbols(struct xs_place *p, struct xs_linked *out)
+static int is_code(const struct xs_sym *y)
+{
+	return ELF64_ST_TYPE(y->s.st_info) == STT_FUNC && y->s.st_shndx != SHN_UNDEF &&
+	       y->s.st_shndx < SHN_LORESERVE && y->name[0];
+}
+
+/* The payload's symbols that `keep` selects, with their final addresses, in
+ * one allocation: the array, then their names, copied so that they outlive
+ * the payload bytes. */
+static int collect_symbols(struct xs_place *p, int (*keep)(const struct xs_sym *),
+                           struct xs_symbol **list, unsigned *count)
 {
 	const struct xs_elf *e = p->e;
 	size_t n = 0, names = 0;
 	char *dst;
 
 	for (unsigned k = 1; k < e->nsyms; k++)
-		if (exported(&e->syms[k])) {
+		if (keep(&e->syms[k])) {
 			n++;
 			names += strlen(e->syms[k].name) + 1;
 		}
 	if (!n)
 		return 0;
-	out->symbols = malloc(n * sizeof(*out->symbols) + names);
-	if (!out->symbols)
+	*list = malloc(n * sizeof(**list) + names);
+	if (!*list)
 		return xs_err_set(p->err, -ENOMEM, "out of memory for %zu symbols", n);
-	dst = (char *)(out->symbols + n);
+	dst = (char *)(*list + n);
 	for (unsigned k = 1; k < e->nsyms; k++) {
 		const struct xs_sym *y = &e->syms[k];
-		struct xs_symbol *o = &out->symbols[out->nsymbols];
+		struct xs_symbol *o = &(*list)[*count];
 		size_t len;
 		int rc;
 
-		if (!exported(y))
+		if (!keep(y))
 			continue;
 		rc = xs_place_symbol(p, k, &o->addr);
 		if (rc)
@@ -163,56 +171,22 @@ static int read_symbols(struct xs_place *p, struct xs_linked *out)
 		dst += len;
 		o->size = y->s.st_size;
 		o->type = ELF64_ST_TYPE(y->s.st_info);
-		out->nsymbols++;
+		(*count)++;
 	}
 	return 0;
 }
 
-static int is_code(const struct xs_sym *y)
+/* Global defined symbols, for payloads linked after this one. */
+static int read_symbols(struct xs_place *p, struct xs_linked *out)
 {
-	return ELF64_ST_TYPE(y->s.st_info) == STT_FUNC && y->s.st_shndx != SHN_UNDEF &&
-	       y->s.st_shndx < SHN_LORESERVE && y->name[0];
+	return collect_symbols(p, exported, &out->symbols, &out->nsymbols);
 }
 
-/* Every defined function, local or global (names copied as above), for the
- * debugger and profiler maps. */
+/* Every defined function, local or global, for the debugger and profiler
+ * maps. */
 static int read_code_symbols(struct xs_place *p, struct xs_linked *out)
 {
-	const struct xs_elf *e = p->e;
-	size_t n = 0, names = 0;
-	char *dst;
-
-	for (unsigned k = 1; k < e->nsyms; k++)
-		if (is_code(&e->syms[k])) {
-			n++;
-			names += strlen(e->syms[k].name) + 1;
-		}
-	if (!n)
-		return 0;
-	out->code_syms = malloc(n * sizeof(*out->code_syms) + names);
-	if (!out->code_syms)
-		return xs_err_set(p->err, -ENOMEM, "out of memory for %zu symbols", n);
-	dst = (char *)(out->code_syms + n);
-	for (unsigned k = 1; k < e->nsyms; k++) {
-		const struct xs_sym *y = &e->syms[k];
-		struct xs_symbol *o = &out->code_syms[out->ncode_syms];
-		size_t len;
-		int rc;
-
-		if (!is_code(y))
-			continue;
-		rc = xs_place_symbol(p, k, &o->addr);
-		if (rc)
-			return rc;
-		len = strlen(y->name) + 1;
-		memcpy(dst, y->name, len);
-		o->name = dst;
-		dst += len;
-		o->size = y->s.st_size;
-		o->type = STT_FUNC;
-		out->ncode_syms++;
-	}
-	return 0;
+	return collect_symbols(p, is_code, &out->code_syms, &out->ncode_syms);
 }
 
 int xs_linked_build(struct xs_place *p, struct xs_linked *out)
@@ -249,7 +223,7 @@ int xs_linked_build(struct xs_place *p, struct xs_linked *out)
 	}
 	if (out->eh_frame) {
 		rc = xs_ehframe_check(xs_place_sec_stage(p, eh), out->eh_frame_size, out->eh_frame,
-				      out->text_start, out->text_end, p->err);
+		                      out->text_start, out->text_end, p->err);
 		if (rc)
 			xs_linked_free(out);
 	}

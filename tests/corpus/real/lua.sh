@@ -19,42 +19,16 @@ agent="$root/build/lib/libxsplice.so"
 work="$(mkdir -p "${1:-$root/build/realworld/lua}" && cd "${1:-$root/build/realworld/lua}" && pwd)"
 jobs=2
 
-say() { printf 'lua.sh: %s\n' "$*"; }
-skip() {
-	say "SKIPPED: $*"
-	exit 77
-}
-fail() {
-	say "FAILED: $*" >&2
-	exit 1
-}
-# As root (CI), add source entries mirroring the machine's own binary entries
-# so that apt-get source works on a fresh Debian machine; say so.  Returns 1
-# when nothing was added.
-enable_deb_src() {
-	local src=/etc/apt/sources.list.d/debian.sources dst=/etc/apt/sources.list.d/xsplice-deb-src.sources
-	[ "$(id -u)" -eq 0 ] && [ -f "$src" ] && [ ! -e "$dst" ] || return 1
-	say "adding deb-src entries ($dst, mirroring $src) for apt-get source"
-	sed -e 's/^Types: deb$/Types: deb-src/' "$src" >"$dst"
-	apt-get update -qq >>fetch.log 2>&1 || true
-}
+me=lua.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$root/tests/corpus/real/common.sh"
 for f in "$bin/xsplice-build" "$bin/xsplice-cc" "$bin/xsplice" "$agent"; do
 	[ -e "$f" ] || fail "$f is missing: run make first"
 done
 
 # ---- the source: Debian's lua5.4 (upstream tarball + Debian's patches) ------------
 cd "$work"
-if ! ls lua5.4_*.orig.tar.gz >/dev/null 2>&1; then
-	say "fetching the lua5.4 source package (apt-get source)"
-	command -v apt-get >/dev/null || skip "no apt-get on this machine"
-	if ! apt-get source --download-only lua5.4 >fetch.log 2>&1 && enable_deb_src; then
-		apt-get source --download-only lua5.4 >fetch.log 2>&1 || true
-	fi
-	if ! ls lua5.4_*.orig.tar.gz >/dev/null 2>&1; then
-		tail -n 3 fetch.log | sed 's/^/    /'
-		skip "cannot fetch the lua5.4 source package; add a deb-src line for bookworm (e.g. 'Types: deb-src' in /etc/apt/sources.list.d/debian.sources) and run apt-get update"
-	fi
-fi
+fetch_source lua5.4 'lua5.4_*.orig.tar.gz'
 rm -rf src fix.patch prod incremental out
 mkdir src debian-pkg
 tar -xzf lua5.4_*.orig.tar.gz -C src --strip-components=1
@@ -72,22 +46,15 @@ cp -a src prod
 say "built prod/src/lua with its own Makefile through xsplice-cc"
 
 # ---- a plain incremental rebuild of the same change, for comparison ------------------------
-cp -a prod incremental
-(cd incremental && patch -p1 -s <../fix.patch)
-t0=$EPOCHREALTIME
-(cd incremental && "${lua_make[@]}") >incremental.log 2>&1 || fail "the incremental rebuild failed"
-t_incr=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
-rm -rf incremental
+incremental_rebuild "${lua_make[@]}"
 
 # ---- the live process ------------------------------------------------------------------------
 sock="$work/sock"
-rm -rf "$sock"
-mkdir -m 700 "$sock"
+agent_dir "$sock"
 coproc LUA { exec env LD_PRELOAD="$agent" XSPLICE_DIR="$sock" "$work/prod/src/lua" "$root/tests/corpus/real/repl.lua" 2>"$work/lua.stderr"; }
 pid=$LUA_PID
 trap 'kill "$pid" 2>/dev/null || true' EXIT
-for _ in $(seq 200); do [ -S "$sock/$pid.sock" ] && break; sleep 0.05; done
-[ -S "$sock/$pid.sock" ] || fail "the agent did not start in lua (pid $pid)"
+wait_agent "$sock" "$pid" lua
 
 ask() {
 	local reply
@@ -110,7 +77,7 @@ expect "$probe" '*needs too many registers*'
 t0=$EPOCHREALTIME
 "$bin/xsplice-build" -s src -p fix.patch -t prod/src/lua -o out -n cve-2022-28805 -j "$jobs" \
 	--build 'make linux CC="$CC -std=gnu99"' --meta cve=CVE-2022-28805 | sed 's/^/    /'
-t_build=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+t_build=$(since "$t0")
 
 XSPLICE_DIR="$sock" "$bin/xsplice" -p "$pid" load out/cve-2022-28805.xsplice | sed 's/^/    /'
 say "after the patch:"
