@@ -27,7 +27,8 @@ import xsplice  # noqa: E402
 
 KINDS = ("busy", "usleep", "epoll", "read")
 SIZES = (1, 10, 100, 1000)
-WARM = 7
+FRESH = 5  # fresh processes per row: the first window is the median of their first applies
+WARM = 3   # warm applies in each of them
 HEADING = "## Quiesce windows: first and warm, busy and sleeping threads; kvd latency"
 
 
@@ -60,21 +61,23 @@ class Fresh:
 
 
 def first_and_warm(exe, n, kind, name, payload, sockdir):
-    f = Fresh(exe, n, kind, sockdir)
-    try:
-        f.x.upload(name, str(payload))
-        time.sleep(0.2)  # let the threads reach their loop or block
-        f.x.apply(name, timeout_ms=30000)
-        first = pause_us(f.x)
-        f.x.revert(name, timeout_ms=30000)
-        warm = []
-        for _ in range(WARM):
+    """(median first pause, median warm pause) over FRESH new processes."""
+    first, warm = [], []
+    for _ in range(FRESH if n < 1000 else 3):
+        f = Fresh(exe, n, kind, sockdir)
+        try:
+            f.x.upload(name, str(payload))
+            time.sleep(0.2)  # let the threads reach their loop or block
             f.x.apply(name, timeout_ms=30000)
-            warm.append(pause_us(f.x))
+            first.append(pause_us(f.x))
             f.x.revert(name, timeout_ms=30000)
-        return first, statistics.median(warm)
-    finally:
-        f.close()
+            for _ in range(WARM):
+                f.x.apply(name, timeout_ms=30000)
+                warm.append(pause_us(f.x))
+                f.x.revert(name, timeout_ms=30000)
+        finally:
+            f.close()
+    return statistics.median(first), statistics.median(warm)
 
 
 def bench_windows(tmp, build_target, build_payload):

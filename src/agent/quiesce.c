@@ -10,12 +10,21 @@
  * Slot arrays are never freed: a late handler may still look at the array
  * it was signalled for.  Growth is geometric, so the waste is bounded.
  *
+ * Signalling is shared: the control thread and every thread that enters
+ * the handler take the next unsignalled slots from one cursor.  Each wake
+ * of a sleeping thread costs its waker a context switch, and on a machine
+ * with more runnable threads than CPUs the control thread loses its CPU to
+ * the threads it wakes; with the work shared, each woken thread signals
+ * HELP_SIGNALS more before it parks, so the signalling goes on on every CPU
+ * whoever holds it.
+ *
  * Syscalls our signal interrupts are restarted (sysrestart.h).
  */
 #include "agent/quiesce.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -41,6 +50,13 @@ enum { PH_PARK = 1, PH_ACT = 2, PH_RELEASE = 3 };
  */
 #define DECLINE_RUN_NS (20ull * 1000)
 #define DECLINE_STALL_NS (1000ull * 1000)
+/*
+ * Before it sleeps, the waiting control thread yields its CPU for this long
+ * while the last threads arrive: a CPU that goes idle takes 50-100 us to
+ * wake on a virtual machine, more than the rest of a small window.  It
+ * yields, so a thread on its way to park on that CPU runs first.
+ */
+#define ARRIVE_SPIN_NS (100ull * 1000)
 /* how often the control thread looks at threads that declined */
 #define DECLINE_POLL_NS (50ull * 1000)
 /* threads tracked while inside the handler (for diagnosis only) */
@@ -50,6 +66,8 @@ enum { PH_PARK = 1, PH_ACT = 2, PH_RELEASE = 3 };
 /* how long per-thread actions may take, all threads together */
 #define PERTHREAD_MAX_NS (2000ull * 1000 * 1000)
 #define PHASE(gen, st) (((gen) << 2) | (st))
+/* slots a thread entering the handler signals before it parks */
+#define HELP_SIGNALS 4
 
 struct slot {
 	/* written by the control thread before the signal (seqlock) */
@@ -57,6 +75,10 @@ struct slot {
 	int32_t tid;
 	struct xs_sysinfo sys;     /* the syscall it was blocked in */
 	_Atomic uint32_t fill_gen; /* generation the fields above are for */
+	/* an earlier signal is still pending: send none (set at fill) */
+	int skip;
+	/* written by whoever signalled it: -errno of a failed send */
+	_Atomic int send_err;
 	/* control-thread bookkeeping */
 	int gone;
 	uint64_t decl_seen; /* CLOCK_MONOTONIC when the decline was seen */
@@ -69,6 +91,7 @@ struct slot {
 };
 
 struct slotset {
+	struct slotset *prev; /* the smaller set it replaced, kept (see above) */
 	unsigned cap;
 	unsigned hsize;     /* power of two, > 2 * cap */
 	int32_t *hash;      /* tid -> slot index + 1, per generation */
@@ -86,6 +109,10 @@ static struct {
 	_Atomic uint32_t narrived, nacted, waiting;
 	_Atomic uint32_t events; /* futex word: arrivals and declines */
 	_Atomic uint32_t expect; /* arrivals the waiting control thread needs */
+	/* shared signalling: slots [0, nsig) are signalled by whoever takes
+	 * them from `cursor` (for generation cur_gen) */
+	_Atomic uint32_t cursor, nsig, cur_gen;
+	uid_t uid;
 	int (*avoid)(const void *ctx, uintptr_t pc);
 	const void *avoid_ctx;
 	uint32_t gen;
@@ -159,6 +186,9 @@ static void run_actions(void)
 	for (unsigned i = 0; i < q.act_n; i++)
 		((void (*)(void))q.act_fns[i])();
 }
+
+static int send_park(pid_t tid, unsigned idx);
+static int take_and_signal(struct slotset *set, uint32_t gen, unsigned max);
 
 static void park(struct slot *s, uint32_t gen, ucontext_t *uc)
 {
@@ -259,8 +289,11 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 		maybe_restart(s, tid, ucv);
 	else if (idx < set->cap)
 		maybe_restart(&set->slots[idx], tid, ucv); /* checks the tid itself */
-	if (s)
+	if (s) {
+		/* pass the signal on before parking (see the top of the file) */
+		take_and_signal(set, gen, HELP_SIGNALS);
 		park(s, gen, ucv);
+	}
 out:
 	if (inh >= 0)
 		atomic_store(&q.inh[inh], 0);
@@ -292,6 +325,7 @@ int xs_quiesce_init(int signo, struct xs_err *err)
 		return xs_err_set(err, -errno, "sigaction(%d): %s", signo, strerror(errno));
 	q.signo = signo;
 	q.pid = getpid();
+	q.uid = getuid();
 	q.installed = handler;
 	return 0;
 }
@@ -381,6 +415,7 @@ int xs_quiesce_prepare(struct xs_err *err)
 		free(set), free(hash), free(hgen);
 		return xs_err_set(err, -ENOMEM, "out of memory for %u thread slots", want);
 	}
+	set->prev = cur;
 	set->cap = want;
 	set->hsize = hsize;
 	set->hash = hash;
@@ -392,6 +427,8 @@ int xs_quiesce_prepare(struct xs_err *err)
 
 /* ---- the window (control thread) ---------------------------------------- */
 
+static int noresp_has(pid_t tid);
+
 static void fill_slot(struct slot *s, pid_t tid)
 {
 	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
@@ -401,6 +438,10 @@ static void fill_slot(struct slot *s, pid_t tid)
 	xs_task_syscall(tid, &s->sys);
 	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 	s->gone = 0;
+	/* a thread that did not answer before and still has our signal
+	 * pending gets no second one: it parks when that one is delivered */
+	s->skip = noresp_has(tid) && xs_task_sig_pending(tid, q.signo);
+	atomic_store(&s->send_err, 0);
 	s->decl_seen = 0;
 	atomic_store(&s->decl_pc, 0);
 	atomic_store(&s->resignal, 0);
@@ -415,7 +456,7 @@ static int send_park(pid_t tid, unsigned idx)
 	si.si_signo = q.signo;
 	si.si_code = SI_QUEUE;
 	si.si_pid = q.pid;
-	si.si_uid = getuid();
+	si.si_uid = q.uid;
 	si.si_value.sival_ptr = (void *)(uintptr_t)(((uint64_t)q.gen << 32) | idx);
 	return (int)xs_sys4(SYS_rt_tgsigqueueinfo, q.pid, tid, q.signo, &si);
 }
@@ -452,19 +493,52 @@ static int hash_add(struct slotset *set, pid_t tid)
 	}
 }
 
-/* Signal slot i (or not: see below); -ESRCH marks it gone. */
-static int signal_slot(struct slotset *set, unsigned i)
+/*
+ * Take up to `max` slots from the shared cursor and signal them; called by
+ * the control thread and, async-signal-safely, by the handler.  A failed
+ * send is left in the slot for the control thread.  Returns the number of
+ * slots taken.
+ */
+static int take_and_signal(struct slotset *set, uint32_t gen, unsigned max)
 {
-	struct slot *s = &set->slots[i];
-	/* a thread that did not answer before and still has our signal
-	 * pending gets no second one: it parks when that one is delivered */
-	int r =
-	    noresp_has(s->tid) && xs_task_sig_pending(s->tid, q.signo) ? 0 : send_park(s->tid, i);
+	unsigned done = 0;
+	while (done < max && atomic_load(&q.cur_gen) == gen &&
+	       atomic_load(&q.phase) == PHASE(gen, PH_PARK)) {
+		uint32_t i = atomic_fetch_add(&q.cursor, 1);
+		if (i >= atomic_load(&q.nsig) || i >= set->cap)
+			break;
+		struct slot *s = &set->slots[i];
+		done++;
+		if (atomic_load(&s->fill_gen) != gen || s->skip)
+			continue;
+		int r = send_park(s->tid, i);
+		if (r < 0)
+			atomic_store(&s->send_err, r);
+	}
+	return (int)done;
+}
+
+/* A failed send of slot i: -ESRCH marks it gone, else the error. */
+static int send_result(struct slot *s)
+{
+	int r = atomic_load(&s->send_err);
 	if (r == -ESRCH) {
 		s->gone = 1;
 		r = 0;
 	}
 	return r;
+}
+
+/* Signal slot i now, from the control thread. */
+static int signal_slot(struct slotset *set, unsigned i)
+{
+	struct slot *s = &set->slots[i];
+	if (!s->skip) {
+		int r = send_park(s->tid, i);
+		if (r < 0)
+			atomic_store(&s->send_err, r);
+	}
+	return send_result(s);
 }
 
 /*
@@ -510,18 +584,31 @@ static int scan(struct slotset *set, int send, struct xs_qfail *fail)
 	return rc ? rc : c.added;
 }
 
-/* Signal every slot recorded so far, as fast as possible: a thread that is
- * not signalled yet keeps its CPU from the ones that are. */
-static int signal_all(struct slotset *set, struct xs_qfail *fail)
+/* A send that failed (a helper's is seen once it has made it): -EAGAIN
+ * with fail filled. */
+static int send_failed(struct slotset *set, struct xs_qfail *fail)
 {
 	for (unsigned i = 0; i < q.n; i++) {
-		int r = signal_slot(set, i);
+		int r = send_result(&set->slots[i]);
 		if (r < 0) {
 			fail->why = XS_QWHY_SIGNAL, fail->tid = set->slots[i].tid, fail->err = -r;
 			return -EAGAIN;
 		}
 	}
 	return 0;
+}
+
+/* Signal every slot recorded so far, as fast as possible (a thread that is
+ * not signalled yet keeps its CPU from the ones that are), sharing the
+ * work with the threads that enter the handler. */
+static int signal_all(struct slotset *set, struct xs_qfail *fail)
+{
+	atomic_store(&q.cursor, 0);
+	atomic_store(&q.nsig, q.n);
+	atomic_store(&q.cur_gen, q.gen);
+	while (take_and_signal(set, q.gen, 64) > 0)
+		;
+	return send_failed(set, fail);
 }
 
 /* Count threads that must still arrive; mark exited ones gone if `check`. */
@@ -605,6 +692,8 @@ static int wait_arrivals(struct slotset *set, uint64_t deadline, struct xs_qfail
 		uint32_t ev = atomic_load(&q.events);
 		pid_t first;
 		unsigned waiting = resignal(set, now_ns());
+		if (send_failed(set, fail))
+			return -EAGAIN;
 		if (!missing(set, 0, &first))
 			return 0;
 		uint64_t t = now_ns();
@@ -634,6 +723,13 @@ static int wait_arrivals(struct slotset *set, uint64_t deadline, struct xs_qfail
 		for (unsigned i = 0; i < q.n; i++)
 			gone += set->slots[i].gone;
 		atomic_store(&q.expect, q.n - gone);
+		if (!waiting) {
+			uint64_t until = t + ARRIVE_SPIN_NS;
+			while (atomic_load(&q.narrived) < q.n - gone && now_ns() < until)
+				sched_yield();
+			if (atomic_load(&q.narrived) >= q.n - gone)
+				continue;
+		}
 		atomic_store(&q.waiting, 1);
 		if (atomic_load(&q.events) == ev)
 			xs_futex_wait((const uint32_t *)&q.events, ev, &ts);
@@ -692,6 +788,12 @@ int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail)
 			remember_late(set);
 			break;
 		}
+		/* every thread we know of is parked, so none can start a new
+		 * one: when the kernel counts no more than these and us, no
+		 * thread was started since the last scan, and the window is
+		 * open without another (for 1000 threads, millisecond) scan */
+		if (xs_proc_nthreads() == atomic_load(&q.narrived) + 1)
+			return 0;
 	}
 	fail->nthreads = q.n;
 	fail->nparked = atomic_load(&q.narrived);

@@ -28,6 +28,9 @@ int xs_task_dead(pid_t pid, pid_t tid);
 /* Is `signo` pending for the thread itself (SigPnd)? */
 int xs_task_sig_pending(pid_t tid, int signo);
 
+/* Threads in this process (num_threads of /proc/self/stat), 0 if unknown. */
+unsigned xs_proc_nthreads(void);
+
 /* The state letter of /proc/self/task/TID/stat (R, S, D, T, t, Z...), 0 if
  * it cannot be read. */
 char xs_task_state(pid_t tid);

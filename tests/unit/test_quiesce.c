@@ -244,9 +244,13 @@ static void test_a_thread_still_in_an_earlier_pause_is_late_not_blocking(void **
 	pthread_join(t, NULL);
 }
 
+/* user code run by any thread but the test's own: must not move in a window */
+static atomic_ulong ticks;
+
 static void *short_lived(void *a)
 {
 	(void)a;
+	atomic_fetch_add(&ticks, 1);
 	return NULL;
 }
 
@@ -257,6 +261,7 @@ static void *creator(void *a)
 		pthread_t t;
 		if (!pthread_create(&t, NULL, short_lived, NULL))
 			pthread_join(t, NULL);
+		atomic_fetch_add(&ticks, 1);
 	}
 	return NULL;
 }
@@ -275,11 +280,53 @@ static void test_threads_coming_and_going(void **state)
 		while ((rc = xs_quiesce_begin(BOUND_MS, &f)) == -EAGAIN && f.why == XS_QWHY_GROW)
 			assert_int_equal(xs_quiesce_prepare(&err), 0);
 		assert_int_equal(rc, 0);
+		/* a thread started while the others parked was found and
+		 * parked too: nothing runs */
+		unsigned long before = atomic_load(&ticks);
+		struct timespec ms = {0, 1000 * 1000};
+		nanosleep(&ms, NULL);
+		unsigned long after = atomic_load(&ticks);
 		xs_quiesce_end();
+		assert_int_equal(after, before);
 	}
 	atomic_store(&stop, 1);
 	pthread_join(c[0], NULL);
 	pthread_join(c[1], NULL);
+}
+
+static void *usleeper(void *a)
+{
+	(void)a;
+	while (!atomic_load(&stop))
+		usleep(10 * 1000);
+	return NULL;
+}
+
+/*
+ * 1000 threads that sleep and wake: each signal wakes one, which takes the
+ * CPU of the control thread that signals them one by one.  Threads that
+ * enter the handler signal the next ones, so the rendezvous goes on
+ * whoever has the CPU.  (At 1000 wake-ups a millisecond the process alone
+ * oversubscribes two CPUs; bench/windows.py measures that case.)
+ */
+static void test_a_thousand_sleeping_threads_are_paused(void **state)
+{
+	(void)state;
+	enum { N = 1000 };
+	static pthread_t t[N];
+	pthread_attr_t a;
+	init_once();
+	atomic_store(&stop, 0);
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(pthread_create(&t[i], &a, usleeper, NULL), 0);
+	pthread_attr_destroy(&a);
+	for (int i = 0; i < 3; i++)
+		window(N);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
 }
 
 static int in_busy_fn(const void *ctx, uintptr_t pc)
@@ -525,6 +572,7 @@ int main(void)
 	    cmocka_unit_test(test_interrupted_poll_is_restarted),
 	    cmocka_unit_test(test_blocked_signal_times_out_and_is_named),
 	    cmocka_unit_test(test_threads_coming_and_going),
+	    cmocka_unit_test(test_a_thousand_sleeping_threads_are_paused),
 	    cmocka_unit_test(test_a_thread_still_in_an_earlier_pause_is_late_not_blocking),
 	    cmocka_unit_test(test_threads_leave_code_about_to_change),
 	    cmocka_unit_test(test_a_declining_thread_parks_only_once_out_of_the_range),
