@@ -83,8 +83,16 @@ def perf_lines(pid):
     return p.read_text().splitlines() if p.exists() else []
 
 
+def drop_stale_perf_map(pid):
+    """A process killed earlier with the same pid (pids are reused, and the
+    suite's 1000-thread tests use them up fast) may have left its map
+    behind; the new target writes its own only at its first upload."""
+    Path(f"/tmp/perf-{pid}.map").unlink(missing_ok=True)
+
+
 def test_perf_map_lines_appear_at_upload_and_vanish_at_unload(tb, start):
     t = start([tb["target"]])
+    drop_stale_perf_map(t.pid)
     mine = f"/tmp/perf-{t.pid}.map"
     try:
         assert perf_lines(t.pid) == []
@@ -112,6 +120,7 @@ def test_perf_map_lines_appear_at_upload_and_vanish_at_unload(tb, start):
 
 def test_perf_map_is_removed_when_only_ours(tb, start):
     t = start([tb["target"]])
+    drop_stale_perf_map(t.pid)
     t.cli("upload", "vis", tb["payload"], check=0)
     assert len(perf_lines(t.pid)) == 3
     t.cli("unload", "vis", check=0)
@@ -120,6 +129,7 @@ def test_perf_map_is_removed_when_only_ours(tb, start):
 
 def test_perf_map_can_be_turned_off(tb, start):
     t = start([tb["target"]], env={"XSPLICE_PERF_MAP": "0"})
+    drop_stale_perf_map(t.pid)
     t.cli("upload", "vis", tb["payload"], check=0)
     assert perf_lines(t.pid) == []
 
