@@ -10,6 +10,11 @@
  * used only if it is a regular file owned by the process's effective uid;
  * a file someone else made is left alone (no map).  XSPLICE_PERF_MAP=0
  * turns the map off.
+ *
+ * Pids are reused: a file last written before this process started was
+ * left by a dead process with the same pid (killed before it could clean
+ * up), and its lines would name our code after functions it never had.
+ * The first upload empties such a file.
  */
 #include "agent/perfmap.h"
 
@@ -19,10 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/payload.h"
 #include "agent/server.h"
+#include "agent/threadinfo.h"
 #include "common/buf.h"
 
 static int enabled(void)
@@ -48,6 +55,30 @@ static int open_map(const char *path, int flags)
 		return -1;
 	}
 	return fd;
+}
+
+/* When this process started, on the realtime clock (ns), 0 if unknown. */
+static uint64_t process_start_ns(void)
+{
+	uintptr_t ticks;
+	struct timespec rt, boot;
+	long hz = sysconf(_SC_CLK_TCK);
+	if (hz <= 0 || xs_proc_stat_field(22, &ticks) || clock_gettime(CLOCK_REALTIME, &rt) ||
+	    clock_gettime(CLOCK_BOOTTIME, &boot))
+		return 0;
+	uint64_t up = (uint64_t)boot.tv_sec * 1000000000u + (uint64_t)boot.tv_nsec;
+	uint64_t now = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+	uint64_t since_boot = (uint64_t)ticks * (1000000000u / (uint64_t)hz);
+	return since_boot <= up && up - since_boot <= now ? now - (up - since_boot) : 0;
+}
+
+/* Left by a dead process with our pid?  Written last before we started
+ * (with two clock ticks of margin: the start time is counted in ticks). */
+static int stale(const struct stat *st)
+{
+	uint64_t start = process_start_ns(), margin = 2000000000u / (uint64_t)sysconf(_SC_CLK_TCK);
+	uint64_t mtime = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+	return start > margin && mtime < start - margin;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -84,6 +115,11 @@ void xs_perfmap_add(struct xsplice_payload *p)
 		              (unsigned long)(s->size ? s->size : 1), s->name, t);
 	}
 	int fd = b.oom ? -1 : open_map(path, O_WRONLY | O_APPEND | O_CREAT);
+	struct stat st;
+	if (fd >= 0 && !fstat(fd, &st) && st.st_size && stale(&st) && ftruncate(fd, 0)) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd >= 0) {
 		p->perfmapped = !write_all(fd, b.data, b.len);
 		close(fd);

@@ -67,25 +67,30 @@ void xs_task_syscall(pid_t tid, struct xs_sysinfo *out)
 	out->nr = (long)v[0];
 }
 
-unsigned xs_proc_nthreads(void)
+int xs_proc_stat_field(int field, uintptr_t *out)
 {
 	char buf[1024];
-	if (xs_raw_read_file("/proc/self/stat", buf, sizeof(buf)) <= 0)
-		return 0;
+	if (field < 4 || xs_raw_read_file("/proc/self/stat", buf, sizeof(buf)) <= 0)
+		return -1;
 	char *rp = NULL; /* the name may hold ')': the fields follow the last */
 	for (char *p = buf; *p; p++)
 		if (*p == ')')
 			rp = p;
 	if (!rp || rp[1] != ' ' || !rp[2])
-		return 0;
-	/* after the state letter: ppid (field 4) ... num_threads (field 20) */
+		return -1;
+	/* after the state letter (field 3): ppid is field 4 */
 	const char *p = rp + 3;
-	uintptr_t v = 0;
-	int neg;
-	for (int field = 4; field <= 20; field++)
-		if (!(p = xs_parse_num(p, &v, &neg)))
-			return 0;
-	return neg ? 0 : (unsigned)v;
+	int neg = 0;
+	for (int f = 4; f <= field; f++)
+		if (!(p = xs_parse_num(p, out, &neg)))
+			return -1;
+	return neg ? -1 : 0;
+}
+
+unsigned xs_proc_nthreads(void)
+{
+	uintptr_t v;
+	return xs_proc_stat_field(20, &v) ? 0 : (unsigned)v;
 }
 
 char xs_task_state(pid_t tid)

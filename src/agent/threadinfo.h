@@ -28,6 +28,9 @@ int xs_task_dead(pid_t pid, pid_t tid);
 /* Is `signo` pending for the thread itself (SigPnd)? */
 int xs_task_sig_pending(pid_t tid, int signo);
 
+/* Numeric field `field` (4 or more, numbered as in proc(5)) of
+ * /proc/self/stat; -1 when it cannot be read or is negative. */
+int xs_proc_stat_field(int field, uintptr_t *out);
 /* Threads in this process (num_threads of /proc/self/stat), 0 if unknown. */
 unsigned xs_proc_nthreads(void);
 

@@ -127,6 +127,29 @@ def test_perf_map_is_removed_when_only_ours(tb, start):
     assert not Path(f"/tmp/perf-{t.pid}.map").exists()
 
 
+def test_perf_map_left_by_a_dead_process_with_the_same_pid_is_emptied(tb, start):
+    """pids are reused: a map last written before the target started names
+    code of a process that is gone; one written since is the program's own."""
+    t = start([tb["target"]])
+    mine = Path(f"/tmp/perf-{t.pid}.map")
+    try:
+        mine.write_text("1000 10 dead_process_fn [xsplice:hold]\n")
+        hour_ago = time.time() - 3600
+        os.utime(mine, (hour_ago, hour_ago))
+        t.cli("upload", "vis", tb["payload"], check=0)
+        assert sorted(l.split(" ", 2)[2] for l in perf_lines(t.pid)) == [
+            "payload_park_here [xsplice:vis]", "payload_spin_here [xsplice:vis]",
+            "victim_patched [xsplice:vis]"]
+        t.cli("unload", "vis", check=0)
+        assert not mine.exists()
+        mine.write_text("2000 10 this_process_jit_fn\n")  # written after the start
+        t.cli("upload", "vis", tb["payload"], check=0)
+        assert perf_lines(t.pid)[0] == "2000 10 this_process_jit_fn"
+        assert len(perf_lines(t.pid)) == 4
+    finally:
+        mine.unlink(missing_ok=True)
+
+
 def test_perf_map_can_be_turned_off(tb, start):
     t = start([tb["target"]], env={"XSPLICE_PERF_MAP": "0"})
     drop_stale_perf_map(t.pid)
