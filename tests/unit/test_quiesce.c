@@ -51,11 +51,12 @@ static void *spinner(void *a)
 }
 
 static int pipefd[2];
-static atomic_long poll_bad;
+static atomic_long poll_bad, poller_tid;
 static void *poller(void *a)
 {
 	struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
 	(void)a;
+	atomic_store(&poller_tid, syscall(SYS_gettid));
 	int r = poll(&p, 1, -1);
 	if (r != 1)
 		atomic_fetch_add(&poll_bad, 1);
@@ -148,12 +149,22 @@ static void test_interrupted_poll_is_restarted(void **state)
 	(void)state;
 	init_once();
 	assert_int_equal(pipe(pipefd), 0);
+	atomic_store(&poller_tid, 0);
 	pthread_t t = start(poller);
-	usleep(20000); /* let it block */
 	uint64_t before = xs_quiesce_restarts();
-	for (int i = 0; i < 30; i++)
+	for (int i = 0; i < 5; i++) {
+		/* each window finds it blocked in poll (released from the
+		 * last one, it may not have gone back in yet on a busy
+		 * machine): the poll it interrupts is restarted */
+		struct xs_sysinfo si = {.nr = -1};
+		while (!atomic_load(&poller_tid) || (si.nr != SYS_poll && si.nr != SYS_ppoll)) {
+			usleep(1000);
+			if (atomic_load(&poller_tid))
+				xs_task_syscall((pid_t)atomic_load(&poller_tid), &si);
+		}
 		window(1);
-	assert_true(xs_quiesce_restarts() > before);
+	}
+	assert_true(xs_quiesce_restarts() >= before + 5);
 	assert_int_equal(write(pipefd[1], "x", 1), 1);
 	pthread_join(t, NULL);
 	assert_int_equal(atomic_load(&poll_bad), 0);
