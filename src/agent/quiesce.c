@@ -675,6 +675,15 @@ static unsigned resignal(struct slotset *set, uint64_t now)
 	return waiting;
 }
 
+/* Threads parked in this attempt. */
+static unsigned parked(struct slotset *set)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < q.n; i++)
+		n += !set->slots[i].gone && atomic_load(&set->slots[i].arrived) == q.gen;
+	return n;
+}
+
 /* A thread not parked whose last answer was a decline. */
 static struct slot *declined(struct slotset *set)
 {
@@ -791,12 +800,15 @@ int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail)
 		/* every thread we know of is parked, so none can start a new
 		 * one: when the kernel counts no more than these and us, no
 		 * thread was started since the last scan, and the window is
-		 * open without another (for 1000 threads, millisecond) scan */
-		if (xs_proc_nthreads() == atomic_load(&q.narrived) + 1)
+		 * open without another (for 1000 threads, millisecond) scan.
+		 * The parked are counted from the slots: q.narrived may also
+		 * count a late thread of the attempt before, which did not
+		 * stay. */
+		if (xs_proc_nthreads() == parked(set) + 1)
 			return 0;
 	}
 	fail->nthreads = q.n;
-	fail->nparked = atomic_load(&q.narrived);
+	fail->nparked = parked(set);
 	fail->waited_ns = now_ns() - q.t_first;
 	fail->in_handler = fail->tid && xs_quiesce_in_handler(fail->tid);
 	release(PH_RELEASE);
@@ -825,7 +837,7 @@ void xs_quiesce_perthread(const uintptr_t *fns, unsigned n)
 	q.act_fns = fns;
 	q.act_n = n;
 	atomic_store(&q.nacted, 0);
-	unsigned parked = atomic_load(&q.narrived);
+	unsigned nparked = parked(atomic_load(&q.set));
 	release(PH_ACT);
 	run_actions();
 	/* an action that never returns (it waits for a lock a parked thread
@@ -833,7 +845,7 @@ void xs_quiesce_perthread(const uintptr_t *fns, unsigned n)
 	 * the others are released; that thread finishes when it can */
 	uint64_t until = now_ns() + PERTHREAD_MAX_NS;
 	unsigned done;
-	while ((done = atomic_load(&q.nacted)) < parked && now_ns() < until) {
+	while ((done = atomic_load(&q.nacted)) < nparked && now_ns() < until) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		xs_futex_wait((const uint32_t *)&q.nacted, done, &ts);
 	}

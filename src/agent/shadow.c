@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xsplice/shadow.h>
@@ -27,10 +28,12 @@
 #define SH_NCLASS (SH_MAX_SHIFT - SH_MIN_SHIFT + 1)
 #define SH_CHUNK ((size_t)64 << 10) /* bytes mapped per refill of a class */
 #define SH_MIN_BUCKETS 256
-/* In the window, how often to retry a lock held by a thread that is still
+/* In the window, how long to retry a lock held by a thread that is still
  * running (a per-thread action on another thread) before concluding that a
- * parked thread holds it. */
-#define SH_WINDOW_TRIES 2000
+ * parked thread holds it.  A time, not a count of yields: on a loaded
+ * machine each yield gives the CPU to another process for a whole time
+ * slice, and 2000 of them kept a window open for seconds per call. */
+#define SH_WINDOW_WAIT_NS (2ull * 1000 * 1000)
 
 struct shadow {
 	struct shadow *next; /* hash chain */
@@ -219,12 +222,19 @@ static int lock_store(void)
 {
 	if (!__atomic_load_n(&st.window, __ATOMIC_ACQUIRE))
 		return pthread_mutex_lock(&st.lock) ? -EDEADLK : 0;
-	for (int i = 0; i < SH_WINDOW_TRIES; i++) {
+	uint64_t until = 0;
+	for (;;) {
 		int rc = pthread_mutex_trylock(&st.lock);
+		struct timespec ts;
 
 		if (rc == 0)
 			return 0;
-		if (rc != EBUSY)
+		if (rc != EBUSY || clock_gettime(CLOCK_MONOTONIC, &ts))
+			break;
+		uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		if (!until)
+			until = now + SH_WINDOW_WAIT_NS;
+		else if (now >= until)
 			break;
 		sched_yield();
 	}
