@@ -387,8 +387,10 @@ static void attempt(struct plan *pl, uint32_t timeout_ms, struct attempt *at)
 {
 	memset(at, 0, sizeof(*at));
 	xs_quiesce_set_avoid(xs_sranges_hit, &win.ranges);
+	xs_maps_hold(&win.maps);
 	int rc = xs_quiesce_begin(timeout_ms, &at->qf);
 	if (rc) {
+		xs_maps_unhold(&win.maps);
 		at->rc = rc;
 		at->grow = at->qf.why == XS_QWHY_GROW;
 		return;
@@ -415,6 +417,7 @@ static void attempt(struct plan *pl, uint32_t timeout_ms, struct attempt *at)
 	}
 	xs_shadow_window_end();
 	xs_quiesce_end();
+	xs_maps_unhold(&win.maps);
 }
 
 static uint64_t now_ms(void)
@@ -547,6 +550,16 @@ static int attempts(struct plan *pl, uint32_t timeout, uint32_t deadline, uint64
 	}
 }
 
+/* The pages the window writes, copied before it (see xs_text_own). */
+static void own_sites(const struct plan *pl)
+{
+	for (unsigned k = 0; k <= pl->nrevert; k++) {
+		const struct xsplice_payload *p = k < pl->nrevert ? pl->revert[k] : pl->apply;
+		for (unsigned i = 0; p && i < p->l.nfuncs; i++)
+			xs_text_own(p->fs[i].site, p->fs[i].len);
+	}
+}
+
 static int run_window(struct plan *pl, const struct xs_action_opts *o, uint64_t *pause_ns,
                       struct xs_err *err)
 {
@@ -556,6 +569,7 @@ static int run_window(struct plan *pl, const struct xs_action_opts *o, uint64_t 
 	if (rc)
 		return rc;
 	xs_text_begin();
+	own_sites(pl);
 	rc = attempts(pl, timeout, deadline, pause_ns, err);
 	xs_text_end();
 	return rc;

@@ -53,28 +53,18 @@ static int parse_line(const char *p, const char *end, struct xs_map *out)
 
 static long read_all(struct xs_maps *m)
 {
-	long fd = xs_raw_open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	size_t len = 0;
-	if (fd < 0)
-		return fd;
-	for (;;) {
-		if (len == m->buf_cap) {
-			xs_raw_close((int)fd);
-			return -ENOSPC;
-		}
-		long r = xs_raw_read((int)fd, m->buf + len, m->buf_cap - len);
-		if (r == -EINTR)
-			continue;
-		if (r < 0) {
-			xs_raw_close((int)fd);
-			return r;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	xs_raw_close((int)fd);
-	return (long)len;
+	long len = xs_held_read(&m->held, "/proc/self/maps", m->buf, m->buf_cap);
+	return len == (long)m->buf_cap ? -ENOSPC : len;
+}
+
+void xs_maps_hold(struct xs_maps *m)
+{
+	xs_held_open(&m->held, "/proc/self/maps");
+}
+
+void xs_maps_unhold(struct xs_maps *m)
+{
+	xs_held_close(&m->held);
 }
 
 int xs_maps_read(struct xs_maps *m)
@@ -118,6 +108,7 @@ int xs_maps_prepare(struct xs_maps *m, struct xs_err *err)
 
 void xs_maps_free(struct xs_maps *m)
 {
+	xs_maps_unhold(m);
 	free(m->buf);
 	free(m->v);
 	memset(m, 0, sizeof(*m));

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/rawsys.h"
 #include "core/core.h"
 
 enum {
@@ -25,6 +26,7 @@ struct xs_map {
 };
 
 struct xs_maps {
+	struct xs_held held; /* /proc/self/maps, between hold and unhold */
 	char *buf;
 	size_t buf_cap;
 	struct xs_map *v;
@@ -38,6 +40,10 @@ int xs_maps_prepare(struct xs_maps *m, struct xs_err *err);
  * are too small (call xs_maps_prepare outside the window and retry). */
 int xs_maps_read(struct xs_maps *m);
 void xs_maps_free(struct xs_maps *m);
+/* Outside the window: keep /proc/self/maps open for the reads until unhold
+ * (no path lookup in the window). */
+void xs_maps_hold(struct xs_maps *m);
+void xs_maps_unhold(struct xs_maps *m);
 
 /* The mapping containing addr, or NULL (binary search). */
 const struct xs_map *xs_maps_find(const struct xs_maps *m, uintptr_t addr);

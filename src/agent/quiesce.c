@@ -51,12 +51,15 @@ enum { PH_PARK = 1, PH_ACT = 2, PH_RELEASE = 3 };
 #define DECLINE_RUN_NS (20ull * 1000)
 #define DECLINE_STALL_NS (1000ull * 1000)
 /*
- * Before it sleeps, the waiting control thread yields its CPU for this long
- * while the last threads arrive: a CPU that goes idle takes 50-100 us to
- * wake on a virtual machine, more than the rest of a small window.  It
- * yields, so a thread on its way to park on that CPU runs first.
+ * For this long after the first signal, the waiting control thread yields
+ * its CPU instead of sleeping while the threads arrive: a CPU that goes
+ * idle takes 50-100 us to wake on a virtual machine, and runs slowly for a
+ * while after (a window whose control thread had slept spent another
+ * 20-200 us before it opened), more than a small window's arrivals.  It
+ * yields, so a thread on its way to park on that CPU runs first; after
+ * this, it sleeps (a large or late window costs no spinning).
  */
-#define ARRIVE_SPIN_NS (100ull * 1000)
+#define ARRIVE_SPIN_NS (1000ull * 1000)
 /* how often the control thread looks at threads that declined */
 #define DECLINE_POLL_NS (50ull * 1000)
 /* threads tracked while inside the handler (for diagnosis only) */
@@ -119,6 +122,7 @@ static struct {
 	const uintptr_t *act_fns;
 	unsigned act_n;
 	char dents[32768] __attribute__((aligned(8))); /* linux_dirent64 records */
+	struct xs_held stat;                           /* /proc/self/stat, open from begin to end */
 	uint64_t t_first, pause_ns;
 	_Atomic uint64_t restarts;
 	void (*installed)(int, siginfo_t *, void *);
@@ -732,9 +736,9 @@ static int wait_arrivals(struct slotset *set, uint64_t deadline, struct xs_qfail
 		for (unsigned i = 0; i < q.n; i++)
 			gone += set->slots[i].gone;
 		atomic_store(&q.expect, q.n - gone);
-		if (!waiting) {
-			uint64_t until = t + ARRIVE_SPIN_NS;
-			while (atomic_load(&q.narrived) < q.n - gone && now_ns() < until)
+		if (!waiting && t < q.t_first + ARRIVE_SPIN_NS) {
+			while (atomic_load(&q.narrived) < q.n - gone &&
+			       now_ns() < q.t_first + ARRIVE_SPIN_NS)
 				sched_yield();
 			if (atomic_load(&q.narrived) >= q.n - gone)
 				continue;
@@ -778,6 +782,8 @@ int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail)
 		q.gen = 1;
 	q.n = 0;
 	atomic_store(&q.narrived, 0);
+	/* read in the window without a path lookup (see xs_held) */
+	xs_held_open(&q.stat, "/proc/self/stat");
 	/* first every thread's syscall (slow /proc reads), while all run;
 	 * then the signals, back to back */
 	int rc = scan(set, 0, fail);
@@ -804,7 +810,7 @@ int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail)
 		 * The parked are counted from the slots: q.narrived may also
 		 * count a late thread of the attempt before, which did not
 		 * stay. */
-		if (xs_proc_nthreads() == parked(set) + 1)
+		if (xs_proc_nthreads(&q.stat) == parked(set) + 1)
 			return 0;
 	}
 	fail->nthreads = q.n;
@@ -812,6 +818,7 @@ int xs_quiesce_begin(uint32_t timeout_ms, struct xs_qfail *fail)
 	fail->waited_ns = now_ns() - q.t_first;
 	fail->in_handler = fail->tid && xs_quiesce_in_handler(fail->tid);
 	release(PH_RELEASE);
+	xs_held_close(&q.stat);
 	return fail->why == XS_QWHY_TIMEOUT || fail->why == XS_QWHY_INRANGE ? -EBUSY : -EAGAIN;
 }
 
@@ -857,6 +864,7 @@ void xs_quiesce_end(void)
 	 * preempt this one, and they are running again from here on */
 	q.pause_ns = now_ns() - q.t_first;
 	release(PH_RELEASE);
+	xs_held_close(&q.stat);
 }
 
 void xs_quiesce_set_avoid(int (*in_range)(const void *ctx, uintptr_t pc), const void *ctx)
@@ -877,6 +885,7 @@ uint64_t xs_quiesce_restarts(void)
 
 void xs_quiesce_atfork_child(void)
 {
+	q.stat.open = 0; /* the parent's, if any */
 	q.pid = getpid();
 	q.n = 0;
 	atomic_store(&q.phase, 0);

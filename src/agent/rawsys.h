@@ -75,6 +75,26 @@ static inline long xs_futex_wake(const uint32_t *word, int n)
  * NUL-terminated; returns the length or a negative errno. */
 long xs_raw_read_file(const char *path, char *buf, size_t cap);
 
+/*
+ * A /proc/self file opened before the window and read inside it from
+ * offset 0 (pread), so that the window pays no path lookup: the first
+ * lookup of a /proc/self file in a process took 50-100 us here, later ones
+ * 3-8 us, a pread 3 us.  Before each read the descriptor is checked to be
+ * still that file (device and inode): a thread may close the number and
+ * open a file of its own under it while we are not looking.
+ */
+struct xs_held {
+	int open, fd; /* zeroed: not open */
+	uint64_t dev, ino;
+};
+/* Open path (outside the window); on failure the reads open it by path. */
+void xs_held_open(struct xs_held *h, const char *path);
+void xs_held_close(struct xs_held *h);
+/* Up to cap bytes of the file, or of path when h is not open or no longer
+ * that file (no NUL added); the length, or a negative errno.  A length of
+ * cap means the file may hold more. */
+long xs_held_read(const struct xs_held *h, const char *path, char *buf, size_t cap);
+
 /* Async-signal-safe formatting helpers (no stdio). */
 char *xs_fmt_u64(char *p, uint64_t v);
 

@@ -98,6 +98,15 @@ static int write_mprotect(uintptr_t addr, const void *bytes, size_t len, int pro
 	return (int)r;
 }
 
+void xs_text_own(uintptr_t addr, size_t len)
+{
+	uint8_t now[64];
+	if (tp.memfd < 0 || tp.broken || !addr || len > sizeof(now))
+		return;
+	memcpy(now, (const void *)addr, len);
+	write_procmem(addr, now, len); /* a failure is the window write's to report */
+}
+
 int xs_text_write(uintptr_t addr, const void *bytes, size_t len, int prot)
 {
 	if (tp.memfd >= 0 && !tp.broken) {

@@ -24,6 +24,16 @@ void xs_text_atfork_child(void);
 void xs_text_begin(void);
 void xs_text_end(void);
 
+/*
+ * Outside the window, while the program runs: make the page at addr ours
+ * now by writing back the bytes it holds.  The first write to a page of a
+ * program's code copies the page (copy-on-write) and flushes the old
+ * translation from the other CPUs: 40-170 us of a process's first window
+ * here.  After this the window's write only changes bytes of a private
+ * page.  The same bytes written over code a thread runs change nothing.
+ */
+void xs_text_own(uintptr_t addr, size_t len);
+
 /* In the window: write len bytes at addr (code). 0 or negative errno.
  * `prot` is the mapping's protection to restore on the mprotect path. */
 int xs_text_write(uintptr_t addr, const void *bytes, size_t len, int prot);

@@ -67,11 +67,15 @@ void xs_task_syscall(pid_t tid, struct xs_sysinfo *out)
 	out->nr = (long)v[0];
 }
 
-int xs_proc_stat_field(int field, uintptr_t *out)
+static int stat_field(const struct xs_held *h, int field, uintptr_t *out)
 {
+	static const struct xs_held none;
 	char buf[1024];
-	if (field < 4 || xs_raw_read_file("/proc/self/stat", buf, sizeof(buf)) <= 0)
+	long n =
+	    field < 4 ? -1 : xs_held_read(h ? h : &none, "/proc/self/stat", buf, sizeof(buf) - 1);
+	if (n <= 0)
 		return -1;
+	buf[n] = 0;
 	char *rp = NULL; /* the name may hold ')': the fields follow the last */
 	for (char *p = buf; *p; p++)
 		if (*p == ')')
@@ -87,10 +91,15 @@ int xs_proc_stat_field(int field, uintptr_t *out)
 	return neg ? -1 : 0;
 }
 
-unsigned xs_proc_nthreads(void)
+int xs_proc_stat_field(int field, uintptr_t *out)
+{
+	return stat_field(NULL, field, out);
+}
+
+unsigned xs_proc_nthreads(const struct xs_held *stat)
 {
 	uintptr_t v;
-	return xs_proc_stat_field(20, &v) ? 0 : (unsigned)v;
+	return stat_field(stat, 20, &v) ? 0 : (unsigned)v;
 }
 
 char xs_task_state(pid_t tid)

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/rawsys.h"
+
 /* The syscall a blocked thread is in (from .../syscall). */
 struct xs_sysinfo {
 	long nr; /* -1: not in a syscall (running, or unknown) */
@@ -31,8 +33,9 @@ int xs_task_sig_pending(pid_t tid, int signo);
 /* Numeric field `field` (4 or more, numbered as in proc(5)) of
  * /proc/self/stat; -1 when it cannot be read or is negative. */
 int xs_proc_stat_field(int field, uintptr_t *out);
-/* Threads in this process (num_threads of /proc/self/stat), 0 if unknown. */
-unsigned xs_proc_nthreads(void);
+/* Threads in this process (num_threads of /proc/self/stat, read through
+ * `stat` when it is not NULL), 0 if unknown. */
+unsigned xs_proc_nthreads(const struct xs_held *stat);
 
 /* The state letter of /proc/self/task/TID/stat (R, S, D, T, t, Z...), 0 if
  * it cannot be read. */

@@ -24,7 +24,8 @@ UNIT_LIBS_shadow ?= -lpthread
 # ---- test_unwind (owned by the unwind helper) --------------------------------
 # The unwinder and the maps reader under ASan, plus a call chain compiled -O2
 # twice without sanitizers: with frame pointers (fp_*) and without (nofp_*).
-UNIT_SRCS_unwind ?= src/agent/unwind.c src/agent/unwind_cfa.c src/agent/maps.c
+UNIT_SRCS_unwind ?= src/agent/unwind.c src/agent/unwind_cfa.c src/agent/maps.c \
+                    src/agent/rawsys.c
 UNIT_LIBS_unwind ?= -lpthread
 UNWIND_CHAIN_OBJS := $(B)/unit-unwind/chain_fp.o $(B)/unit-unwind/chain_nofp.o
 $(B)/unit-unwind/chain_fp.o: tests/unit/unwind_chain.c | $(B)/.deps-ok

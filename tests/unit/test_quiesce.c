@@ -575,6 +575,42 @@ static void test_replaced_handler_is_reported(void **state)
 	assert_int_equal(xs_quiesce_init(SIGUSR1, &err), -EINVAL);
 }
 
+/* The window reads /proc/self/stat through a descriptor opened before it
+ * (no path lookup inside); a program that closes that number and opens a
+ * file of its own under it must not have its file read as ours. */
+static void test_a_held_proc_file_whose_number_was_reused_is_not_read(void **state)
+{
+	(void)state;
+	struct xs_held h = {0};
+	char buf[1024];
+	xs_held_open(&h, "/proc/self/stat");
+	assert_true(h.open);
+	long n = xs_held_read(&h, "/proc/self/stat", buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = 0;
+	assert_int_equal(atol(buf), getpid());
+	unsigned threads = xs_proc_nthreads(NULL);
+	assert_true(threads >= 1);
+	assert_int_equal(xs_proc_nthreads(&h), threads);
+
+	/* the number now names the program's file, which looks like a stat */
+	char path[] = "/tmp/xs-held-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	const char *fake = "999999 (impostor) R 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 4242 0 1\n";
+	assert_int_equal(write(fd, fake, strlen(fake)), (long)strlen(fake));
+	assert_int_equal(dup2(fd, h.fd), h.fd);
+	close(fd);
+	n = xs_held_read(&h, "/proc/self/stat", buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = 0;
+	assert_int_equal(atol(buf), getpid());
+	assert_int_equal(xs_proc_nthreads(&h), threads);
+	xs_held_close(&h);
+	assert_false(h.open);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +626,7 @@ int main(void)
 	    cmocka_unit_test(test_a_thread_that_blocks_after_declining_parks),
 	    cmocka_unit_test(test_a_thread_that_stays_in_the_range_fails_the_attempt),
 	    cmocka_unit_test(test_replaced_handler_is_reported),
+	    cmocka_unit_test(test_a_held_proc_file_whose_number_was_reused_is_not_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
