@@ -60,21 +60,31 @@ class Fresh:
         self.proc.wait()
 
 
+def samples(n, kind):
+    """(fresh processes, warm applies in each) for a row: fewer where every
+    action takes many seconds (1000 busy threads starve the agent's control
+    thread: 10-27 s an action here, the pause itself 12-14 ms)."""
+    if n < 1000:
+        return FRESH, WARM
+    return (2, 2) if kind == "busy" else (3, WARM)
+
+
 def first_and_warm(exe, n, kind, name, payload, sockdir):
-    """(median first pause, median warm pause) over FRESH new processes."""
+    """(median first pause, median warm pause) over fresh new processes."""
     first, warm = [], []
-    for _ in range(FRESH if n < 1000 else 3):
+    fresh, nwarm = samples(n, kind)
+    for _ in range(fresh):
         f = Fresh(exe, n, kind, sockdir)
         try:
             f.x.upload(name, str(payload))
             time.sleep(0.2)  # let the threads reach their loop or block
-            f.x.apply(name, timeout_ms=30000)
+            f.x.apply(name, timeout_ms=60000)
             first.append(pause_us(f.x))
-            f.x.revert(name, timeout_ms=30000)
-            for _ in range(WARM):
-                f.x.apply(name, timeout_ms=30000)
+            f.x.revert(name, timeout_ms=60000)
+            for _ in range(nwarm):
+                f.x.apply(name, timeout_ms=60000)
                 warm.append(pause_us(f.x))
-                f.x.revert(name, timeout_ms=30000)
+                f.x.revert(name, timeout_ms=60000)
         finally:
             f.close()
     return statistics.median(first), statistics.median(warm)
@@ -90,11 +100,6 @@ def bench_windows(tmp, build_target, build_payload):
     rows = []
     for kind in KINDS:
         for n in SIZES:
-            if kind == "busy" and n > os.cpu_count() * 100:
-                # 1000 busy threads on 2 CPUs leave the agent's control
-                # thread 1/1000 of a CPU: one attempt took 87 s here
-                rows.append((kind, n, None, None, None, None))
-                continue
             try:
                 ff, fw = first_and_warm(exe, n, kind, "floor", tmp / "wfloor.xsplice", sockdir)
                 af, aw = first_and_warm(exe, n, kind, "work", tmp / "wpause.xsplice", sockdir)
@@ -124,7 +129,15 @@ def kvlat_run(kvlat, port, during):
     return int(out[1]), int(out[3]), float(out[5]), float(out[7]), float(out[9])
 
 
+KVD_ROUNDS = 3  # rounds of (without, library cycles, command cycles): medians
+
+
 def bench_kvd(tmp):
+    """kvd latency without cycles, with 200 apply/revert cycles from the client
+    library (back to back), with 200 cycles run by the xsplice command (as an
+    operator's script runs them), and with as many `xsplice list` commands
+    (no window: what starting the commands alone costs); rounds interleaved,
+    medians per kind."""
     kvlat = tmp / "kvlat"
     sh("gcc", "-std=gnu11", "-O2", "-pthread", ROOT / "bench/kvlat.c", "-o", kvlat)
     sh(BUILD / "bin" / "xsplice-build", "-s", ROOT / "examples/demo",
@@ -140,32 +153,69 @@ def bench_kvd(tmp):
     while not sock.exists():
         time.sleep(0.01)
     x = xsplice.Process(socket=str(sock), io_timeout_ms=600000)
+    cli_env = dict(os.environ, XSPLICE_DIR=str(sockdir))
+    runs = {"without": [], "library": [], "command": [], "list": []}
+    spent = {"library": [], "command": [], "list": []}
+    pauses = []
     try:
         x.upload("fix", str(tmp / "fix-ping" / "fix-ping.xsplice"))
-        spent = []
 
-        def cycles():
+        def library():
             t0 = time.monotonic()
             for _ in range(200):
                 x.apply("fix", timeout_ms=30000)
                 x.revert("fix", timeout_ms=30000)
-            spent.append(time.monotonic() - t0)
+            spent["library"].append(time.monotonic() - t0)
+            pauses.extend(e["pause_ns"] / 1000 for e in x.history()["entries"][-400:]
+                          if e.get("pause_ns"))
 
-        with_cycles = kvlat_run(tmp / "kvlat", port, cycles)
-        without = kvlat_run(tmp / "kvlat", port, lambda: time.sleep(spent[0]))
-        pauses = [e["pause_ns"] / 1000 for e in x.history()["entries"] if e.get("pause_ns")]
+        def script(kind, verbs):
+            """200 pairs of xsplice commands from one shell loop, as a
+            deployment script runs them."""
+            def go():
+                cmds = "; ".join(f'"$X" -p {kvd.pid} {v} >/dev/null' for v in verbs)
+                t0 = time.monotonic()
+                subprocess.run(["bash", "-ec", f"for i in $(seq 200); do {cmds}; done"],
+                               env=dict(cli_env, X=str(BUILD / "bin" / "xsplice")), check=True)
+                spent[kind].append(time.monotonic() - t0)
+            return go
+
+        for _ in range(KVD_ROUNDS):
+            runs["library"].append(kvlat_run(kvlat, port, library))
+            runs["without"].append(kvlat_run(kvlat, port, lambda: time.sleep(spent["library"][-1])))
+            runs["command"].append(kvlat_run(kvlat, port, script("command", ("apply fix", "revert fix"))))
+            runs["list"].append(kvlat_run(kvlat, port, script("list", ("list", "list"))))
     finally:
         x.close()
         kvd.kill()
         kvd.wait()
-    print(f"  kvd latency: without cycles p50/p99/p99.9 {without[2]:.0f}/{without[3]:.0f}/"
-          f"{without[4]:.0f} us; with 200 cycles {with_cycles[2]:.0f}/{with_cycles[3]:.0f}/"
-          f"{with_cycles[4]:.0f} us")
-    return without, with_cycles, spent[0], statistics.median(pauses) if pauses else 0
+    med = {k: (sum(r[0] for r in v), sum(r[1] for r in v),
+               *(statistics.median(r[i] for r in v) for i in (2, 3, 4))) for k, v in runs.items()}
+    for k, v in med.items():
+        print(f"  kvd latency, {k}: p50/p99/p99.9 {v[2]:.0f}/{v[3]:.0f}/{v[4]:.0f} us")
+    return (med, {k: statistics.median(v) for k, v in spent.items()},
+            statistics.median(pauses) if pauses else 0)
 
 
-def section(rows, kvd, load):
-    without, with_cycles, secs, pause = kvd
+def bare_first_signal(tmp):
+    """Send and delivery of the first and of later signals in fresh bare
+    processes (bench/firstsig.c): medians over 9 processes (us)."""
+    exe = tmp / "firstsig"
+    sh("gcc", "-std=gnu11", "-O2", "-pthread", ROOT / "bench/firstsig.c", "-o", exe)
+    first, later = [], []
+    for _ in range(9):
+        out = subprocess.run([str(exe), "4"], check=True, capture_output=True, text=True).stdout
+        v = [(float(ln.split()[1]), float(ln.split()[3])) for ln in out.splitlines()]
+        first.append(v[0])
+        later.extend(v[1:])
+    res = tuple(statistics.median(x[i] for x in group) for group in (first, later) for i in (0, 1))
+    print(f"  bare first signal: send {res[0]:.0f} us, delivered after {res[1]:.0f} us; "
+          f"later: {res[2]:.0f} / {res[3]:.0f} us")
+    return res
+
+
+def section(rows, kvd, bare, load):
+    med, spent, pause = kvd
     lines = [
         HEADING,
         "",
@@ -173,9 +223,10 @@ def section(rows, kvd, load):
         " own targets with 1000 threads raise it to hundreds).",
         "",
         "Pause (first signal to release, as the agent measures it) of a fresh process's first",
-        f"apply (median over {FRESH} fresh processes, 3 for 1000 threads), and of a warm apply",
-        f"(median of the next {WARM} in each), with threads that are busy, loop on",
-        "`usleep(1000)`, or are blocked in `epoll_wait` / `read` (bench/wintarget.c). Baseline:",
+        f"apply (median over {FRESH} fresh processes; 3 for 1000 threads, 2 for 1000 busy ones),",
+        f"and of a warm apply (median of the next {WARM} in each; 2 for 1000 busy), with threads",
+        "that are busy, loop on `usleep(1000)`, or are blocked in `epoll_wait` / `read`",
+        "(bench/wintarget.c). Baseline:",
         "the floor measured the same way - first and warm - in a fresh process of its own: a",
         "payload whose apply is an empty action hook (signal, park, release). Goal: every ratio",
         "at most 1.5x.",
@@ -192,61 +243,96 @@ def section(rows, kvd, load):
             continue
         lines.append(f"| {n} | {kind} | {af:.0f} | {ff:.0f} | {af / ff:.2f} | {aw:.0f} | {fw:.0f} "
                      f"| {aw / fw:.2f} |")
+    over = [f"{n} {kind} ({w})" for kind, n, af, ff, aw, fw in rows if af is not None
+            for w, r in (("first", af / ff), ("warm", aw / fw)) if r > 1.5]
     lines += [
+        "",
+        "Rows over the goal in this run: " + (", ".join(over) if over else "none") + ".",
         "",
         "Both the apply and its floor are dominated by the rendezvous: every thread must be given",
         "a CPU once to run the agent's handler. A sleeping or blocked thread is woken by the",
         "signal (a wake-up and a context switch each); a busy one waits for its turn on a CPU.",
         "",
-        "What changed the sleeping-thread floor (issue 9; measured on an idle 2-vCPU VM with a",
-        "harness that drives src/agent/quiesce.c directly and timestamps each phase):",
+        "What changed the floor and the apply's own cost (issue 9; measured on an idle 2-vCPU",
+        "VM with the agent's window phases timestamped in a scratch build):",
         "",
         "- The control thread signalled the threads one by one, and each thread it woke took its",
         "  CPU: 13-19 us per sleeping thread against 3 us per busy one. Now every thread that",
-        "  enters the handler signals up to 4 more before it parks, taking them from one shared",
-        "  cursor. 100 usleep threads: 2.0 -> 1.3 ms warm; 1000 usleep threads: no run of 15",
-        "  windows finished within 120 s before, 14-24 ms a window after; 1000 busy threads:",
-        "  322 -> 39 ms warm.",
+        "  enters the handler signals more before it parks, taking them from one shared cursor.",
+        "  100 usleep threads: 2.0 -> 1.3 ms warm; 1000 usleep threads: no run of 15 windows",
+        "  finished within 120 s before, 14-24 ms a window after; 1000 busy threads: 322 ->",
+        "  39 ms warm. At first each signalled only 4 more: with 100 busy threads the control",
+        "  thread, its time slice used up by its reads of /proc, often lost its CPU right after",
+        "  its first signal, and the chain of 4s reached the last threads 10-40 ms later (in a",
+        "  third of the windows). Now each signals until none is left, and a slot someone took",
+        "  but did not send (it lost its CPU in between) is sent by the first thread that finds",
+        "  the cursor used up: the last thread enters the handler within 0.7-1.6 ms.",
         "- After the last thread parked, the control thread read /proc/self/task once more to",
         "  find threads started meanwhile (1.3 ms for 1000 threads). With every known thread",
         "  parked none can start another, so num_threads in /proc/self/stat equal to the",
         "  parked threads plus one proves there is none: 1.3-1.5 ms -> 0.4-0.6 ms there.",
-        "- The control thread slept on a futex while the last threads arrived, and an idle",
-        "  vCPU took 50-100 us to wake: it now yields its CPU for up to 100 us first (from the",
-        "  last arrival to the open window: about 100 us -> 17-35 us for 1-10 threads).",
+        "- The files the window reads (/proc/self/stat for that count, /proc/self/maps for the",
+        "  stack check) are opened before the first signal and read with pread inside: the",
+        "  first path lookup of a /proc/self file in a process took 50-100 us (then 3-8 us),",
+        "  and the count took 80-200 us in some windows; now 13-20 us.",
+        "- The first write to a page of the program's code copies the page (copy-on-write) and",
+        "  flushes the old translation from the other CPUs: the switch took 56-173 us in a",
+        "  process's first apply against 15-25 us later. The pages to be written are now copied",
+        "  before the window, by writing back the bytes they hold: 15-25 us in the first apply",
+        "  too.",
+        "- The control thread slept on a futex while the last threads arrived; an idle vCPU",
+        "  took 50-100 us to wake, and a window whose control thread had slept spent another",
+        "  20-200 us before it opened. It now yields its CPU instead of sleeping for the first",
+        "  millisecond after the first signal (sleeping after that, so a long wait costs no",
+        "  spinning).",
         "",
-        "What is left (issue 9): a fresh process's first window is still 1.1-2x a warm one on",
-        "an idle machine, and no cause was found. Not page faults for the signal frames (7 minor",
-        "faults in the first window of 100 blocked threads; pre-faulting the stacks with",
-        "MADV_POPULATE_WRITE was tried and dropped), not the time since the last window (20 ms",
-        "or 500 ms between windows: the same). The apply costs up to 2x its floor with 100 busy",
-        "threads: its own work in the window (reading /proc/self/maps, 66 us for 224 mappings",
-        "here, and the stack check) is 0.6-1 ms on top of a 1 ms rendezvous. With 1000 threads",
-        "that wake every millisecond the process alone oversubscribes two CPUs five times; the",
-        "window is 20 ms, but the control thread's work before it (sizing the slots, reading",
-        "/proc/self/task/TID/syscall of each thread) took 9-26 s of wall time in the harness,",
-        "because it gets a thousandth of the CPU. 1000 busy threads are not measured for the",
-        "same reason.",
+        "What is left (issue 9): a fresh process's first window is still slower than a warm one",
+        "(the first-window columns against the warm ones). What remains of the difference is",
+        "the kernel's: the first signal a fresh process sends and receives costs more without",
+        "xsplice too. bench/firstsig.c, a bare C program whose one thread loops on",
+        f"usleep(1000), medians over 9 fresh processes: the first tgkill took {bare[0]:.0f} us and",
+        f"the handler ran {bare[1]:.0f} us after it was sent; later signals {bare[2]:.0f} us and",
+        f"{bare[3]:.0f} us. With 1000 busy threads on two CPUs the agent's control thread gets",
+        "a five-hundredth of a CPU: the pause is 12-14 ms, but each action takes 10-27 s of",
+        "wall time, 4.5-6.3 s of it reading /proc/self/task/TID/syscall of every thread",
+        "before the first signal (about 10 ms of CPU). The program runs meanwhile; only the",
+        "action is slow.",
         "",
         "kvd (examples/demo) request latency, 4 connections sending `GET` in a loop",
-        "(bench/kvlat.c), without and with 200 apply/revert cycles of the fix-ping payload",
-        f"running (they took {secs:.1f} s; median pause {pause:.0f} us). Goal: p99 during the",
-        "cycles at most 1.2x without.",
+        "(bench/kvlat.c): without cycles; while 200 apply/revert cycles of the fix-ping payload",
+        f"run back to back from the client library (they took {spent['library']:.1f} s; median",
+        f"pause {pause:.0f} us); and while 200 cycles run as a deployment script runs them, one",
+        "`xsplice -p PID apply|revert fix` command each from a shell loop (they took",
+        f"{spent['command']:.1f} s), against the same loop of `xsplice list` commands, which pause",
+        f"nothing ({spent['list']:.1f} s). Medians of {KVD_ROUNDS} interleaved rounds; each run",
+        "includes 0.5 s of requests before the cycles (or, without cycles, a sleep as long as",
+        "the library's) start. Each ratio is against the row named in its label's baseline:",
+        "the command cycles against the `xsplice list` loop, the others against no cycles.",
+        "Goal: p99 during the cycles at most 1.2x its baseline.",
         "",
-        "| | requests | failed | p50 (us) | p99 (us) | p99.9 (us) |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| without cycles | {without[0]} | {without[1]} | {without[2]:.0f} | {without[3]:.0f} | "
-        f"{without[4]:.0f} |",
-        f"| with 200 cycles | {with_cycles[0]} | {with_cycles[1]} | {with_cycles[2]:.0f} | "
-        f"{with_cycles[3]:.0f} | {with_cycles[4]:.0f} |",
-        f"| ratio | | | {with_cycles[2] / without[2]:.2f} | {with_cycles[3] / without[3]:.2f} | "
-        f"{with_cycles[4] / without[4]:.2f} |",
+        "| | requests | failed | p50 (us) | p99 (us) | p99.9 (us) | p99 ratio | p99.9 ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for k, label, b in (("without", "without cycles", "without"),
+                        ("library", "200 cycles, library", "without"),
+                        ("list", "400 `xsplice list`, no window", "without"),
+                        ("command", "200 cycles, xsplice command", "list")):
+        v, base = med[k], med[b]
+        lines.append(f"| {label} | {v[0]} | {v[1]} | {v[2]:.0f} | {v[3]:.0f} | {v[4]:.0f} | "
+                     f"{v[3] / base[3]:.2f} | {v[4] / base[4]:.2f} |")
+    duty = 400 * pause / 1e6 / spent["library"] * 100
+    answered = ("Every request was answered in every run." if all(v[1] == 0 for v in med.values())
+                else "Failed requests are counted above.")
+    lines += [
         "",
-        "Both runs include 0.5 s of requests before the cycles (or the sleep) start. The 400",
-        "windows of the cycles follow each other back to back: kvd was paused about",
-        f"{400 * pause / 1e6 / secs * 100:.0f}% of the time they ran, so more than one request in",
-        "a hundred meets a window, and p99 during the cycles is about one pause plus the",
-        "wake-up of the released threads. Every request was answered.",
+        "The 400 windows of the library's cycles follow each other back to back: kvd was paused",
+        f"about {duty:.0f}% of the time they ran, so more than one request in a hundred meets a",
+        "window, and p99 is then about one pause plus the wake-up of the released threads: no",
+        "pause this short keeps that within 1.2x. Run by the command, as a deployment runs",
+        "them, the windows are spread out, and on this 2-CPU machine starting 400 processes",
+        "costs kvd's p99 and p99.9 more than the windows do: the `xsplice list` loop (no",
+        "window at all) against no cycles shows what process start-up alone costs (a loop of",
+        "400 `/bin/true` did the same when tried by hand). " + answered,
     ]
     return lines
 
@@ -269,7 +355,9 @@ def run(tmp, build_target, build_payload):
     rows = bench_windows(tmp, build_target, build_payload)
     print("bench: kvd latency under apply/revert cycles")
     kvd = bench_kvd(tmp)
-    write_section(section(rows, kvd, (load0, os.getloadavg()[0])))
+    print("bench: the first signal of a bare process")
+    bare = bare_first_signal(tmp)
+    write_section(section(rows, kvd, bare, (load0, os.getloadavg()[0])))
 
 
 if __name__ == "__main__":  # this section alone: python3 bench/windows.py
