@@ -57,6 +57,42 @@ static long read_all(struct xs_maps *m)
 	return len == (long)m->buf_cap ? -ENOSPC : len;
 }
 
+/* struct procmap_query of <linux/fs.h> (kernel 6.11; Debian 12's headers
+ * predate it), and _IOWR('f', 17, that struct). */
+struct pm_query {
+	uint64_t size, query_flags, query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define PM_QUERY 0xC0686611ul
+enum { PM_R = 1, PM_W = 2, PM_X = 4, PM_SHARED = 8 };
+
+int xs_maps_query(struct xs_maps *m, uintptr_t addr, struct xs_map *out)
+{
+	_Static_assert(sizeof(struct pm_query) == 0x68, "struct procmap_query");
+	if (!m->held.open || m->no_query)
+		return -ENOTTY;
+	struct pm_query q;
+	memset(&q, 0, sizeof(q));
+	q.size = sizeof(q);
+	q.query_addr = addr;
+	long r = xs_sys3(SYS_ioctl, m->held.fd, PM_QUERY, &q);
+	if (r == -ENOENT)
+		return -ENOENT;
+	if (r) {
+		if (r == -ENOTTY || r == -EINVAL)
+			m->no_query = 1;
+		return r < 0 ? (int)r : -EIO;
+	}
+	out->lo = q.vma_start;
+	out->hi = q.vma_end;
+	out->flags = (q.vma_flags & PM_R ? XS_MAP_R : 0) | (q.vma_flags & PM_W ? XS_MAP_W : 0) |
+	             (q.vma_flags & PM_X ? XS_MAP_X : 0) |
+	             (q.vma_flags & PM_SHARED ? XS_MAP_SHARED : 0);
+	return out->lo <= addr && addr < out->hi ? 0 : -EIO;
+}
+
 void xs_maps_hold(struct xs_maps *m)
 {
 	xs_held_open(&m->held, "/proc/self/maps");

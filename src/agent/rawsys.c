@@ -78,11 +78,16 @@ void xs_held_close(struct xs_held *h)
 	h->open = 0;
 }
 
-long xs_held_read(const struct xs_held *h, const char *path, char *buf, size_t cap)
+int xs_held_valid(const struct xs_held *h)
 {
 	struct stat st;
-	if (h->open && !xs_sys2(SYS_fstat, h->fd, &st) && st.st_dev == h->dev &&
-	    st.st_ino == h->ino)
+	return h->open && !xs_sys2(SYS_fstat, h->fd, &st) && st.st_dev == h->dev &&
+	       st.st_ino == h->ino;
+}
+
+long xs_held_read(const struct xs_held *h, const char *path, char *buf, size_t cap)
+{
+	if (xs_held_valid(h))
 		return pread_all(h->fd, buf, cap);
 	return read_path(path, buf, cap);
 }

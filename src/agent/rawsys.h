@@ -94,6 +94,8 @@ void xs_held_close(struct xs_held *h);
  * that file (no NUL added); the length, or a negative errno.  A length of
  * cap means the file may hold more. */
 long xs_held_read(const struct xs_held *h, const char *path, char *buf, size_t cap);
+/* Is h open and still the file it was opened on? */
+int xs_held_valid(const struct xs_held *h);
 
 /* Async-signal-safe formatting helpers (no stdio). */
 char *xs_fmt_u64(char *p, uint64_t v);

@@ -272,10 +272,56 @@ static const struct xs_srange *check_thread(const struct xs_sranges *r, const st
 	return walk(r, m, t, hit, at_pc, outer);
 }
 
+/*
+ * The quick check, for a few threads on kernels with PROCMAP_QUERY: each
+ * thread's PC and its conservative stack scan, as check_thread does them,
+ * with the stack's mapping asked of the kernel instead of read from a
+ * snapshot of the whole /proc/self/maps.  1 only when every thread is
+ * clear that way; anything else (a word that may be a return address, a
+ * sigaltstack, a query the kernel cannot answer) is for the full check.
+ */
+/* two queries a thread at about 2.5 us each: with 10 threads (80
+ * mappings) that is already what reading the whole file costs (35-45 us);
+ * with one thread the check fell from 35 to 10 us */
+#define QUICK_MAX_THREADS 8
+
+static int quick_scan_clear(const struct xs_sranges *r, struct xs_maps *m, uintptr_t sp)
+{
+	struct xs_map map, next;
+	uintptr_t hit;
+	int rc = xs_maps_query(m, sp, &map);
+	if (rc == -ENOENT)
+		return 1; /* as scan_stack: nothing mapped there to scan */
+	if (rc)
+		return 0;
+	if (!(map.flags & XS_MAP_R))
+		return 1;
+	uintptr_t from = sp - RED_ZONE < map.lo ? map.lo : sp - RED_ZONE, to = map.hi;
+	const unsigned rw = XS_MAP_R | XS_MAP_W;
+	while ((rc = xs_maps_query(m, to, &next)) == 0 && next.lo == to && (next.flags & rw) == rw)
+		to = next.hi;
+	if (rc && rc != -ENOENT)
+		return 0;
+	return !scan(r, from, to, &hit);
+}
+
+static int quick_all_clear(const struct xs_sranges *r, struct xs_maps *m)
+{
+	unsigned n = xs_quiesce_nthreads();
+	if (n > QUICK_MAX_THREADS || m->no_query || !xs_held_valid(&m->held))
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		const struct xs_qthread *t = xs_quiesce_thread(i);
+		if (t && (t->alt_hi || lookup(r, t->pc) || !quick_scan_clear(r, m, t->sp)))
+			return 0;
+	}
+	return 1;
+}
+
 int xs_stack_check(const struct xs_sranges *r, struct xs_maps *maps, struct xs_busy *busy)
 {
 	memset(busy, 0, sizeof(*busy));
-	if (!r->n)
+	if (!r->n || quick_all_clear(r, maps))
 		return 0;
 	int rc = xs_maps_read(maps);
 	if (rc) {

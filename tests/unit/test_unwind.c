@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 
 #include <cmocka.h>
@@ -561,6 +562,50 @@ static void unknown_code_and_stack(void **state)
 	assert_int_equal(xs_unwind_init_regs(&c, reg), XS_UW_LOST);
 }
 
+/* The kernel's answer for one address (PROCMAP_QUERY) is the snapshot's
+ * mapping; an address in no mapping is -ENOENT.  On a kernel without the
+ * ioctl the query says so, and the stack check reads the snapshot. */
+static void query_agrees_with_snapshot(void **state)
+{
+	(void)state;
+	struct xs_map got;
+	int local = 0;
+	void *heap = malloc(64);
+	char *gone = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(gone != MAP_FAILED);
+	munmap(gone, 4096);
+	fresh_maps();
+	xs_maps_hold(&maps);
+	assert_true(xs_held_valid(&maps.held));
+	int rc = xs_maps_query(&maps, (uintptr_t)&local, &got);
+	if (rc) {
+		assert_true(rc == -ENOTTY || rc == -EINVAL);
+		assert_true(maps.no_query);
+		assert_int_equal(xs_maps_query(&maps, (uintptr_t)&local, &got), -ENOTTY);
+		xs_maps_unhold(&maps);
+		free(heap);
+		skip();
+	}
+	const uintptr_t addrs[] = {(uintptr_t)&local, (uintptr_t)heap,
+	                           (uintptr_t)&query_agrees_with_snapshot, (uintptr_t)&maps};
+	for (unsigned i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		const struct xs_map *want = xs_maps_find(&maps, addrs[i]);
+		assert_non_null(want);
+		assert_int_equal(xs_maps_query(&maps, addrs[i], &got), 0);
+		assert_int_equal(got.lo, want->lo);
+		assert_int_equal(got.hi, want->hi);
+		const unsigned perm = XS_MAP_R | XS_MAP_W | XS_MAP_X | XS_MAP_SHARED;
+		assert_int_equal(got.flags & perm, want->flags & perm);
+	}
+	assert_null(xs_maps_find(&maps, (uintptr_t)gone));
+	assert_int_equal(xs_maps_query(&maps, (uintptr_t)gone, &got), -ENOENT);
+	xs_maps_unhold(&maps);
+	assert_false(maps.held.open);
+	/* not held: no query */
+	assert_int_equal(xs_maps_query(&maps, (uintptr_t)&local, &got), -ENOTTY);
+	free(heap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -574,6 +619,7 @@ int main(void)
 	    cmocka_unit_test(garbage_eh_frame),
 	    cmocka_unit_test(garbage_registers),
 	    cmocka_unit_test(unknown_code_and_stack),
+	    cmocka_unit_test(query_agrees_with_snapshot),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
