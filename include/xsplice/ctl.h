@@ -56,8 +56,9 @@ XSCTL_API const char *xsctl_socket_path(const xsctl *h);
 /* "xsplice-agent 0.1.0", as the agent introduced itself. */
 XSCTL_API const char *xsctl_agent_version(const xsctl *h);
 
-/* Client-side limit on each request's I/O, in ms (default: the action's
- * deadline + 30 s, or 120 s; < 0 waits forever). */
+/* Client-side limit on each request's I/O, in ms (default: a stopped
+ * process is reported at the action's deadline, else after 3 s; a running
+ * agent is waited for up to 30 s after it; < 0 waits forever). */
 XSCTL_API void xsctl_set_io_timeout(xsctl *h, int ms);
 /* Limit on connecting and on the agent's greeting, in ms (default: the I/O
  * timeout).  A stopped or hung process is reported (-EAGAIN) within it. */

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,10 @@
 
 #define DEFAULT_IO_MS 120000
 #define ACTION_SLACK_MS 30000
+/* A stopped process is told after this long when no timeout was given: the
+ * agent's default action deadline (XSPLICE_DEADLINE_MS) */
+#define DEFAULT_DUE_MS 3000
+#define STATE_POLL_MS 100
 
 struct xsctl {
 	struct xs_loc loc;
@@ -144,7 +149,7 @@ static int wait_ms(int64_t deadline, int64_t start)
 	return deadline < 0 ? -1 : (int)((deadline - start) / 1000000);
 }
 
-static int io_fail(xsctl *h, int rc, const char *what, int ms)
+static int io_fail(xsctl *h, int rc, const char *what, int ms, int sent)
 {
 	if (rc == -EPIPE || rc == -ECONNRESET)
 		return fail(h, -EPIPE,
@@ -154,6 +159,14 @@ static int io_fail(xsctl *h, int rc, const char *what, int ms)
 	if (rc == -ETIMEDOUT) {
 		pid_t pid = h->loc.pid;
 		char st = pid ? xs_ctl_proc_state(pid) : 0;
+		if ((st == 'T' || st == 't') && sent)
+			return fail(h, -EAGAIN,
+			            "process %d was stopped (state %c: SIGSTOP, a debugger, or "
+			            "job control such as SIGTTIN/SIGTSTP) while its agent had the "
+			            "request, so it cannot answer: the agent finishes or abandons "
+			            "the request once the process runs again; resume it with `kill "
+			            "-CONT %d` and see `xsplice -p %d list` before trying again",
+			            (int)pid, st, (int)pid, (int)pid);
 		if (st == 'T' || st == 't')
 			return fail(h, -EAGAIN,
 			            "process %d is stopped (state %c: SIGSTOP, a debugger, or "
@@ -168,25 +181,62 @@ static int io_fail(xsctl *h, int rc, const char *what, int ms)
 	return fail(h, rc, "%s %s: %s", what, h->path, strerror(-rc));
 }
 
+static int stopped(const xsctl *h)
+{
+	char st = h->loc.pid ? xs_ctl_proc_state(h->loc.pid) : 0;
+	return st == 'T' || st == 't';
+}
+
+/* When the client stops waiting for a message: at `due` if the process is
+ * stopped then (it cannot answer; an agent that is working answers a little
+ * after its deadline), else at `last`.  -1 is never. */
+struct due {
+	int64_t due, last;
+};
+
+/* Wait for the first byte of a message: 0, -ETIMEDOUT or -errno. */
+static int await(const xsctl *h, int fd, struct due d)
+{
+	for (;;) {
+		int64_t now = xs_io_now_ns();
+		if (d.last >= 0 && now >= d.last)
+			return -ETIMEDOUT;
+		int64_t until = d.due < 0 || now < d.due ? d.due : now + STATE_POLL_MS * 1000000LL;
+		if (d.last >= 0 && (until < 0 || until > d.last))
+			until = d.last;
+		int ms = until < 0 ? -1 : (int)((until - now + 999999) / 1000000);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int n = poll(&p, 1, ms);
+		if (n > 0)
+			return 0; /* data, or an error the read reports */
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (d.due >= 0 && xs_io_now_ns() >= d.due && stopped(h))
+			return -ETIMEDOUT;
+	}
+}
+
 /* Read one reply frame; the message goes to h->msg, the body to h->body. */
-static int read_reply(xsctl *h, int fd, int64_t deadline, const char *what, int ms)
+static int read_reply(xsctl *h, int fd, struct due d, const char *what, int ms, int sent)
 {
 	struct xs_reply_hdr r;
 	const char *why;
-	int rc = xs_io_read(fd, &r, sizeof(r), deadline);
+	int rc = await(h, fd, d);
+	if (!rc)
+		rc = xs_io_read(fd, &r, sizeof(r), d.last);
 	if (rc)
-		return io_fail(h, rc, what, ms);
+		return io_fail(h, rc, what, ms, sent);
 	if (xs_proto_check_reply(&r, &why))
 		return fail(h, -EPROTO, "bad reply from the agent at %s: %s", h->path, why);
 	char *body = malloc((size_t)r.body_len + 1);
 	if (!body)
 		return fail(h, -ENOMEM, "out of memory for a %u-byte reply", r.body_len);
-	rc = xs_io_read(fd, h->msg, r.msg_len, deadline);
+	rc = xs_io_read(fd, h->msg, r.msg_len, d.last);
 	if (!rc)
-		rc = xs_io_read(fd, body, r.body_len, deadline);
+		rc = xs_io_read(fd, body, r.body_len, d.last);
 	if (rc) {
 		free(body);
-		return io_fail(h, rc, what, ms);
+		return io_fail(h, rc, what, ms, sent);
 	}
 	h->msg[r.msg_len] = '\0';
 	body[r.body_len] = '\0';
@@ -217,47 +267,53 @@ static int send_request(xsctl *h, int fd, const struct req *q, int64_t deadline,
 		rc = xs_io_write(fd, q->payload, q->payload_len, deadline);
 	if (!rc)
 		rc = xs_io_write(fd, q->params, q->params_len, deadline);
-	return rc ? io_fail(h, rc, "sending the request", ms) : 0;
+	return rc ? io_fail(h, rc, "sending the request", ms, 0) : 0;
 }
 
-/* The reply's deadline: the handle's I/O timeout, else the action's
- * deadline and some slack (the agent is working), else the default. */
-static int64_t request_deadline(const xsctl *h, const struct req *q)
+/* The reply's wait: with the handle's I/O timeout, that and no longer;
+ * else a stopped process is told at the action's deadline (xsplice
+ * --timeout; else the agent's default), and an agent still working is
+ * given some slack after it. */
+static struct due reply_due(const xsctl *h, const struct req *q)
 {
-	if (h->io_ms_set)
-		return xs_io_deadline(h->io_ms);
-	if (q->deadline_ms)
-		return xs_io_deadline((int)q->deadline_ms + ACTION_SLACK_MS);
-	return xs_io_deadline(DEFAULT_IO_MS);
+	if (h->io_ms_set) {
+		int64_t t = xs_io_deadline(h->io_ms);
+		return (struct due){t, t};
+	}
+	int ms = q->deadline_ms ? (int)q->deadline_ms : DEFAULT_DUE_MS;
+	return (struct due){xs_io_deadline(ms), xs_io_deadline(ms + ACTION_SLACK_MS)};
 }
 
-/* Connect and greeting: the handle's I/O timeout, else the action's deadline
- * (xsplice --timeout), else the default.  A stopped process is told within
- * that time. */
-static int64_t greeting_deadline(const xsctl *h, const struct req *q)
+/* Connect and greeting: the handle's timeout, else the action's deadline
+ * (xsplice --timeout), that and no longer; else a stopped process is told
+ * after DEFAULT_DUE_MS and a running one waited for up to the default. */
+static struct due greeting_due(const xsctl *h, const struct req *q)
 {
+	int64_t t = -2;
 	if (h->connect_ms_set)
-		return xs_io_deadline(h->connect_ms);
-	if (h->io_ms_set)
-		return xs_io_deadline(h->io_ms);
-	if (q && q->deadline_ms)
-		return xs_io_deadline((int)q->deadline_ms);
-	return xs_io_deadline(DEFAULT_IO_MS);
+		t = xs_io_deadline(h->connect_ms);
+	else if (h->io_ms_set)
+		t = xs_io_deadline(h->io_ms);
+	else if (q && q->deadline_ms)
+		t = xs_io_deadline((int)q->deadline_ms);
+	if (t != -2)
+		return (struct due){t, t};
+	return (struct due){xs_io_deadline(DEFAULT_DUE_MS), xs_io_deadline(DEFAULT_IO_MS)};
 }
 
 /* Connect, read the greeting, then (q != NULL) send q and read the reply. */
 static int exchange(xsctl *h, const struct req *q)
 {
 	int64_t start = xs_io_now_ns();
-	int64_t gdl = greeting_deadline(h, q);
+	struct due g = greeting_due(h, q);
 	h->msg[0] = '\0';
 	h->body_len = 0;
 	if (h->body)
 		h->body[0] = '\0';
-	int fd = dial(h, gdl);
+	int fd = dial(h, g.last);
 	if (fd < 0)
 		return fd;
-	int rc = read_reply(h, fd, gdl, "waiting for its greeting", wait_ms(gdl, start));
+	int rc = read_reply(h, fd, g, "waiting for its greeting", wait_ms(g.last, start), 0);
 	if (rc < 0) {
 		if (rc == -EPERM) {
 			char why[sizeof(h->msg)];
@@ -271,12 +327,12 @@ static int exchange(xsctl *h, const struct req *q)
 	memcpy(h->version, h->msg, vlen);
 	h->version[vlen] = '\0';
 	if (q) {
-		int64_t dl = request_deadline(h, q);
-		int ms = wait_ms(dl, start);
+		struct due r = reply_due(h, q);
+		int ms = wait_ms(r.last, start);
 		h->msg[0] = '\0';
-		rc = send_request(h, fd, q, dl, ms);
+		rc = send_request(h, fd, q, r.last, ms);
 		if (!rc)
-			rc = read_reply(h, fd, dl, "waiting for its reply", ms);
+			rc = read_reply(h, fd, r, "waiting for its reply", ms, 1);
 	}
 out:
 	close(fd);

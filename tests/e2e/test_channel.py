@@ -410,6 +410,9 @@ def test_stopped_process_answers_within_timeout_exit_2(built, sockdir, procs):
         p = xs("--timeout", "2000", "-p", t.pid, *args, sockdir=sockdir, timeout=60)
         assert p.returncode == 2, p
         assert f"process {t.pid} is stopped" in p.stderr and f"kill -CONT {t.pid}" in p.stderr
+    # without --timeout: at the default action deadline (3 s), not after 120 s
+    p = xs("-p", t.pid, "list", sockdir=sockdir, timeout=60)
+    assert p.returncode == 2 and f"process {t.pid} is stopped" in p.stderr, p
     os.kill(t.pid, signal.SIGCONT)
     xs("-p", t.pid, "apply", "c", sockdir=sockdir, check=0)
     assert t.ask("a") == "2"

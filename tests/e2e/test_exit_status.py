@@ -13,6 +13,8 @@
 And fork() in the target waits for one attempt of an action at most, not
 for its whole retry loop.
 """
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -129,3 +131,56 @@ def test_fork_waits_for_one_attempt_not_the_retry_loop(b, start):
         if apply.poll() is None:
             apply.kill()
             apply.wait()
+
+
+def agent_thread(pid):
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            if f.read().strip() == "xsplice-agent":
+                return int(tid)
+    raise AssertionError("no xsplice-agent thread")
+
+
+def test_a_process_stopped_during_an_action_is_answered_at_its_timeout(b, start):
+    """The process is stopped while its agent retries an apply (a thread
+    holds the function): the command answers at its --timeout, exit 2,
+    saying the process is stopped and the request is undecided (before: it
+    waited 30 s more for a reply that cannot come)."""
+    t = start([b.target])
+    t.cli("upload", "hold", b.payload["p_hold"], check=0)
+    assert t.query("hold") == "held"
+    ctl = agent_thread(t.pid)
+    apply = subprocess.Popen([str(XSPLICE), "-p", str(t.pid), "apply", "hold",
+                              "--timeout", "4000"], env=t.env_for_cli(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stopped = False
+    try:
+        # the agent has the request once its thread leaves poll() (syscall 7)
+        # for the attempts and the sleeps between them
+        end = time.monotonic() + 60
+        while open(f"/proc/{t.pid}/task/{ctl}/syscall").read().split()[0] == "7":
+            assert time.monotonic() < end and apply.poll() is None, "the apply never started"
+            time.sleep(0.005)
+        os.kill(t.pid, signal.SIGSTOP)
+        stopped = True
+        # 4 s + the 30 s of slack before; the bound is far from both
+        out, err = apply.communicate(timeout=25)
+        assert apply.returncode == 2, err
+        assert f"process {t.pid} was stopped" in err and f"kill -CONT {t.pid}" in err, err
+        assert "list` before trying again" in err, err
+    finally:
+        if stopped:
+            os.kill(t.pid, signal.SIGCONT)
+        if apply.poll() is None:
+            apply.kill()
+            apply.wait()
+    # resumed, the agent gives up at its deadline (passed while it was
+    # stopped) and goes back to poll(): nothing was changed
+    end = time.monotonic() + 60
+    while open(f"/proc/{t.pid}/task/{ctl}/syscall").read().split()[0] != "7":
+        assert time.monotonic() < end, "the agent did not finish the apply"
+        time.sleep(0.005)
+    assert t.query("release") == "released"
+    assert t.query("holdfn") == "1"
+    t.cli("apply", "hold", check=0)
+    assert t.query("holdfn") == "2"
