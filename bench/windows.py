@@ -403,11 +403,26 @@ def run(tmp, build_target, build_payload):
     write_section(section(rows, kvd, bare, (load0, os.getloadavg()[0])))
 
 
-if __name__ == "__main__":  # this section alone: python3 bench/windows.py [kvd]
+def one_row(tmp, build_target, build_payload, n, kind):
+    """One row of the windows table, printed (python3 bench/windows.py N KIND)."""
+    exe = tmp / "wintarget"
+    build_target(ROOT / "bench/wintarget.c", exe)
+    build_payload(ROOT / "bench/pause_patch.c", exe, tmp / "wpause.xsplice")
+    build_payload(ROOT / "bench/floor_patch.c", exe, tmp / "wfloor.xsplice")
+    sockdir = tmp / "sock-windows"
+    sockdir.mkdir(mode=0o700)
+    af, ff, aw, fw = row(exe, n, kind, tmp / "wfloor.xsplice", tmp / "wpause.xsplice", sockdir)
+    print(f"  window, {n:4d} {kind:6s} threads: first {af:.0f} us (floor {ff:.0f}, "
+          f"{af / ff:.2f}x), warm {aw:.0f} us (floor {fw:.0f}, {aw / fw:.2f}x)")
+
+
+if __name__ == "__main__":  # this section alone: python3 bench/windows.py [kvd | N KIND]
     import tempfile
     import run as base
     with tempfile.TemporaryDirectory(prefix="xsplice-bench.") as t:
         if sys.argv[1:] == ["kvd"]:  # the kvd rows only, printed
             bench_kvd(Path(t))
+        elif len(sys.argv) == 3:  # one row of the windows table, printed
+            one_row(Path(t), base.build_target, base.build_payload, int(sys.argv[1]), sys.argv[2])
         else:
             run(Path(t), base.build_target, base.build_payload)

@@ -210,6 +210,7 @@ static void park(struct slot *s, uint32_t gen, ucontext_t *uc)
 	s->t.pc = (uintptr_t)g[REG_RIP];
 	s->t.sp = (uintptr_t)g[REG_RSP];
 	s->t.uc = uc;
+	s->t.tp = (uintptr_t)__builtin_thread_pointer();
 	s->t.alt_lo = s->t.alt_hi = 0;
 	if (xs_sys2(SYS_sigaltstack, NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
 		s->t.alt_lo = (uintptr_t)ss.ss_sp;

@@ -28,6 +28,9 @@ struct xs_qthread {
 	uintptr_t pc, sp;
 	/* the sigaltstack the thread was running on when signalled, else 0/0 */
 	uintptr_t alt_lo, alt_hi;
+	/* its thread pointer (on x86-64 the %fs base): for a thread the C
+	 * library started, its TCB, which sits above the thread's stack */
+	uintptr_t tp;
 	/* the handler's ucontext_t: the interrupted registers, for the
 	 * unwinder (valid while the thread is parked) */
 	const void *uc;

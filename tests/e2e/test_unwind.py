@@ -71,6 +71,10 @@ def test_stale_return_address_does_not_make_the_function_busy(ut, start, mode):
     ("nocfi", "will return into it"),    # the same in code without CFI: the scan finds it
     ("sig", None),                       # in its own signal handler, raised below old_fn
     ("altsig", None),                    # the same on a sigaltstack
+    ("userstack", "will return into it"),  # sleep, on a stack given to pthread_create
+    # in read() below old_fn on a stack the thread made, of two mappings:
+    # old_fn's frame in the upper one, the thread's SP in the lower one
+    ("ownstack", "will return into it"),
 ])
 def test_live_frame_makes_the_function_busy(ut, start, mode, how):
     t = started(start, ut)

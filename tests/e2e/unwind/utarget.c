@@ -17,7 +17,12 @@
  *                  called by old_fn), loop (spins in old_fn), callee (blocked
  *                  in read in a function old_fn called), nocfi (the same in
  *                  an assembly function without CFI), sig / altsig (in its
- *                  own SIGUSR2 handler, raised by a function old_fn called).
+ *                  own SIGUSR2 handler, raised by a function old_fn called),
+ *                  userstack (sleep, on a stack the program gave
+ *                  pthread_create), ownstack (blocked in read in a function
+ *                  old_fn called, on a stack of the thread's own making
+ *                  (swapcontext) that spans two mappings: old_fn's frame in
+ *                  the upper one, the thread's SP in the lower one).
  *                  Reply "in".
  *   release     -> every such thread returns and exits: "released"
  */
@@ -31,16 +36,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline, noipa))
 #define PATCHABLE __attribute__((noinline, noipa, used))
 
-enum { M_PLAIN, M_SLEEP, M_LOOP, M_CALLEE, M_SIG, M_MARK, M_NOCFI };
+enum { M_PLAIN, M_SLEEP, M_LOOP, M_CALLEE, M_SIG, M_MARK, M_NOCFI, M_USERSTACK, M_OWNSTACK };
 
 static atomic_int hold = 1, parked;
 static int wake_pipe[2];
-int wake_rd; /* wake_pipe[0], for nocfi_block */
+int wake_rd;                /* wake_pipe[0], for nocfi_block */
 static uintptr_t ra_in_old; /* a return address into old_fn */
 static sem_t ready;
 
@@ -86,20 +93,30 @@ NOINLINE static long raise_own_signal(void)
  * unwinder is lost here and the conservative scan must take over */
 long nocfi_block(void);
 __asm__(".text\n"
-	".globl nocfi_block\n"
-	".type nocfi_block, @function\n"
-	"nocfi_block:\n"
-	"	push %rbx\n"
-	"	sub $16, %rsp\n"
-	"	movl wake_rd(%rip), %edi\n"
-	"	mov %rsp, %rsi\n"
-	"	mov $1, %edx\n"
-	"	xor %eax, %eax\n"
-	"	syscall\n"
-	"	add $16, %rsp\n"
-	"	pop %rbx\n"
-	"	ret\n"
-	".size nocfi_block, .-nocfi_block\n");
+        ".globl nocfi_block\n"
+        ".type nocfi_block, @function\n"
+        "nocfi_block:\n"
+        "	push %rbx\n"
+        "	sub $16, %rsp\n"
+        "	movl wake_rd(%rip), %edi\n"
+        "	mov %rsp, %rsi\n"
+        "	mov $1, %edx\n"
+        "	xor %eax, %eax\n"
+        "	syscall\n"
+        "	add $16, %rsp\n"
+        "	pop %rbx\n"
+        "	ret\n"
+        ".size nocfi_block, .-nocfi_block\n");
+
+/* Called by old_fn on the two-mapping stack: its frame reaches down into
+ * the lower mapping, where the thread then blocks. */
+#define OWN_HALF (64 * 1024)
+NOINLINE static long below_the_boundary(void)
+{
+	volatile char big[OWN_HALF + 8192];
+	big[0] = big[sizeof(big) - 1] = 1;
+	return block_in_read() + big[0];
+}
 
 PATCHABLE long old_fn(long x, int mode)
 {
@@ -123,6 +140,8 @@ PATCHABLE long old_fn(long x, int mode)
 	case M_NOCFI:
 		atomic_store(&parked, 1);
 		return nocfi_block() + x;
+	case M_OWNSTACK:
+		return below_the_boundary() + x;
 	default:
 		return x + 1;
 	}
@@ -179,12 +198,41 @@ static void *idler_main(void *arg)
 	return NULL;
 }
 
+static ucontext_t own_back, own_ctx;
+
+static void own_entry(void)
+{
+	old_fn(1, M_OWNSTACK);
+}
+
+/* A stack of two read-write mappings that touch: MADV_DONTFORK on the
+ * upper half keeps the kernel from merging them into one. */
+static void run_on_own_stack(void)
+{
+	char *st =
+	    mmap(NULL, 2 * OWN_HALF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (st == MAP_FAILED || madvise(st + OWN_HALF, OWN_HALF, MADV_DONTFORK) ||
+	    getcontext(&own_ctx)) {
+		perror("own stack");
+		exit(1);
+	}
+	own_ctx.uc_stack.ss_sp = st;
+	own_ctx.uc_stack.ss_size = 2 * OWN_HALF;
+	own_ctx.uc_link = &own_back;
+	makecontext(&own_ctx, own_entry, 0);
+	swapcontext(&own_back, &own_ctx);
+	munmap(st, 2 * OWN_HALF);
+}
+
 static void *inside_main(void *arg)
 {
 	int mode = (int)(intptr_t)arg;
 	pthread_setname_np(pthread_self(), "inside");
 	sem_post(&ready);
-	old_fn(1, mode);
+	if (mode == M_OWNSTACK)
+		run_on_own_stack();
+	else
+		old_fn(1, mode == M_USERSTACK ? M_SLEEP : mode);
 	return NULL;
 }
 
@@ -235,6 +283,10 @@ static int mode_of(const char *s, int *alt)
 		return M_CALLEE;
 	if (!strcmp(s, "nocfi"))
 		return M_NOCFI;
+	if (!strcmp(s, "userstack"))
+		return M_USERSTACK;
+	if (!strcmp(s, "ownstack"))
+		return M_OWNSTACK;
 	return M_PLAIN; /* "read" */
 }
 
@@ -244,9 +296,21 @@ static void start(void *(*fn)(void *), void *(*alt_fn)(void *), const char *m)
 	atomic_store(&hold, 1);
 	atomic_store(&parked, 0);
 	install_handler(alt);
-	pthread_create(&threads[nthreads++], NULL, alt ? alt_fn : fn, (void *)(intptr_t)mode);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	if (mode == M_USERSTACK) { /* never freed: the thread may outlive a release */
+		size_t size = 256 * 1024;
+		void *st =
+		    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (st == MAP_FAILED || pthread_attr_setstack(&attr, st, size)) {
+			perror("user stack");
+			exit(1);
+		}
+	}
+	pthread_create(&threads[nthreads++], &attr, alt ? alt_fn : fn, (void *)(intptr_t)mode);
+	pthread_attr_destroy(&attr);
 	sem_wait(&ready);
-	nreaders += mode == M_CALLEE || mode == M_PLAIN || mode == M_NOCFI;
+	nreaders += mode == M_CALLEE || mode == M_PLAIN || mode == M_NOCFI || mode == M_OWNSTACK;
 	/* the reply goes out once the thread is (about to be) where it stays */
 	while (!atomic_load(&parked))
 		poll(NULL, 0, 1);
