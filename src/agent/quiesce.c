@@ -93,10 +93,11 @@ struct slot {
 	int gone;
 	uint64_t decl_seen; /* CLOCK_MONOTONIC when the decline was seen */
 	/* written by the handler */
-	_Atomic uint32_t arrived;  /* generation it parked in */
-	_Atomic uint32_t resignal; /* it declined to park: signal it again */
-	_Atomic uint64_t decl_cpu; /* its CPU clock at the decline */
-	_Atomic uintptr_t decl_pc; /* where it declined */
+	_Atomic uint32_t arrived;   /* generation it parked in */
+	_Atomic uint32_t resignal;  /* it declined to park: signal it again */
+	_Atomic uint64_t decl_cpu;  /* its CPU clock at the decline */
+	_Atomic uint64_t decl_cpu0; /* ... at its first decline of the attempt */
+	_Atomic uintptr_t decl_pc;  /* where it declined */
 	struct xs_qthread t;
 };
 
@@ -226,6 +227,8 @@ static void park(struct slot *s, uint32_t gen, ucontext_t *uc)
 		struct timespec ts;
 		xs_sys2(SYS_clock_gettime, CLOCK_THREAD_CPUTIME_ID, &ts);
 		atomic_store(&s->decl_cpu, ts_ns(&ts));
+		if (!atomic_load(&s->decl_pc))
+			atomic_store(&s->decl_cpu0, ts_ns(&ts));
 		atomic_store(&s->decl_pc, s->t.pc);
 		atomic_store(&s->resignal, 1);
 	} else {
@@ -751,9 +754,12 @@ static int wait_arrivals(struct slotset *set, uint64_t deadline, struct xs_qfail
 				return 0;
 			struct slot *d = declined(set);
 			/* one that declined and has not run since is late, not
-			 * stuck in the code */
+			 * stuck in the code.  Counted from its first decline: one
+			 * spinning in the code declines every DECLINE_RUN_NS of
+			 * its time, and at the deadline it has often only just
+			 * declined again */
 			if (d && atomic_load(&d->resignal) &&
-			    thread_cpu_ns(d->tid) < atomic_load(&d->decl_cpu) + DECLINE_RUN_NS)
+			    thread_cpu_ns(d->tid) < atomic_load(&d->decl_cpu0) + DECLINE_RUN_NS)
 				d = NULL;
 			if (d) { /* never left the code about to change */
 				fail->why = XS_QWHY_INRANGE;
