@@ -230,8 +230,8 @@ def test_a_program_with_a_private_tmp(built, plain):
     d = Path(tempfile.mkdtemp(prefix="xsattach.", dir="/var/tmp"))
     try:
         exe = shutil.copy(built["target"], d / "attach_target")
-        t = plain(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                   f"mount -t tmpfs none /tmp && exec {exe} -w 2"],
+        t = plain(["unshare", "-m", "--propagation", "private", "/usr/bin/python3",
+                   ROOT / "tests" / "e2e" / "privtmp.py", "--", exe, "-w", "2"],
                   env={"XSPLICE_DIR": "", "XDG_RUNTIME_DIR": ""})
         try:
             first = t.line()

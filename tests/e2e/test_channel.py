@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AGENT, BUILD, INCLUDE, PACK, XSPLICE, run
+from conftest import AGENT, BUILD, INCLUDE, PACK, ROOT, XSPLICE, run
 
 HERE = Path(__file__).resolve().parent
 CHANDIR = HERE / "channel"
@@ -452,9 +452,9 @@ def test_a_forked_child_sweeps_the_sockets_of_children_that_died(built, sockdir,
 
 
 def test_agent_in_a_private_tmp_is_found_like_ps_shows_it(built, procs):
-    script = (f"mount --make-rprivate / && mount -t tmpfs tmpfs /tmp && mkdir -m 700 /tmp/xs && "
-              f"exec env XSPLICE_DIR=/tmp/xs LD_PRELOAD={AGENT} {OUT / 'ctarget'}")
-    t = procs(["unshare", "-m", "sh", "-c", script], {"PATH": os.environ["PATH"]})
+    t = procs(["unshare", "-m", PY, ROOT / "tests" / "e2e" / "privtmp.py", "--mkdir", "/tmp/xs:700",
+               "--", "env", "XSPLICE_DIR=/tmp/xs", f"LD_PRELOAD={AGENT}", OUT / "ctarget"],
+              {"PATH": os.environ["PATH"]})
     wait_for(lambda: os.path.exists(f"/proc/{t.pid}/root/tmp/xs/{t.pid}.sock"), "socket")
     assert not os.path.exists(f"/tmp/xs/{t.pid}.sock")
     xs("-p", t.pid, "load", built["p_chan0"], check=0)
