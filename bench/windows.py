@@ -98,26 +98,36 @@ def row(exe, n, kind, floor, work, sockdir):
     return tuple(statistics.median(v) for v in (af, ff, aw, fw))
 
 
-def bench_windows(tmp, build_target, build_payload):
+def setup(tmp, build_target, build_payload):
+    """The target, the two payloads and a socket directory: row()'s arguments."""
     exe = tmp / "wintarget"
     build_target(ROOT / "bench/wintarget.c", exe)
     build_payload(ROOT / "bench/pause_patch.c", exe, tmp / "wpause.xsplice")
     build_payload(ROOT / "bench/floor_patch.c", exe, tmp / "wfloor.xsplice")
     sockdir = tmp / "sock-windows"
     sockdir.mkdir(mode=0o700)
+    return exe, tmp / "wfloor.xsplice", tmp / "wpause.xsplice", sockdir
+
+
+def one_row(setup_args, n, kind):
+    """One row of the windows table, printed: (af, ff, aw, fw)."""
+    exe, floor, work, sockdir = setup_args
+    af, ff, aw, fw = row(exe, n, kind, floor, work, sockdir)
+    print(f"  window, {n:4d} {kind:6s} threads: first {af:.0f} us (floor {ff:.0f}, "
+          f"{af / ff:.2f}x), warm {aw:.0f} us (floor {fw:.0f}, {aw / fw:.2f}x)")
+    return af, ff, aw, fw
+
+
+def bench_windows(tmp, build_target, build_payload):
+    args = setup(tmp, build_target, build_payload)
     rows = []
     for kind in KINDS:
         for n in SIZES:
             try:
-                af, ff, aw, fw = row(exe, n, kind, tmp / "wfloor.xsplice",
-                                     tmp / "wpause.xsplice", sockdir)
+                rows.append((kind, n, *one_row(args, n, kind)))
             except xsplice.Error as e:  # busy at the deadline: say so in the table
                 print(f"  window, {n:4d} {kind:6s} threads: failed: {e}")
                 rows.append((kind, n, None, None, None, str(e)))
-                continue
-            rows.append((kind, n, af, ff, aw, fw))
-            print(f"  window, {n:4d} {kind:6s} threads: first {af:.0f} us (floor {ff:.0f}, "
-                  f"{af / ff:.2f}x), warm {aw:.0f} us (floor {fw:.0f}, {aw / fw:.2f}x)")
     return rows
 
 
@@ -408,19 +418,6 @@ def run(tmp, build_target, build_payload):
     write_section(section(rows, kvd, bare, (load0, os.getloadavg()[0])))
 
 
-def one_row(tmp, build_target, build_payload, n, kind):
-    """One row of the windows table, printed (python3 bench/windows.py N KIND)."""
-    exe = tmp / "wintarget"
-    build_target(ROOT / "bench/wintarget.c", exe)
-    build_payload(ROOT / "bench/pause_patch.c", exe, tmp / "wpause.xsplice")
-    build_payload(ROOT / "bench/floor_patch.c", exe, tmp / "wfloor.xsplice")
-    sockdir = tmp / "sock-windows"
-    sockdir.mkdir(mode=0o700)
-    af, ff, aw, fw = row(exe, n, kind, tmp / "wfloor.xsplice", tmp / "wpause.xsplice", sockdir)
-    print(f"  window, {n:4d} {kind:6s} threads: first {af:.0f} us (floor {ff:.0f}, "
-          f"{af / ff:.2f}x), warm {aw:.0f} us (floor {fw:.0f}, {aw / fw:.2f}x)")
-
-
 if __name__ == "__main__":  # this section alone: python3 bench/windows.py [kvd | N KIND]
     import tempfile
     import run as base
@@ -428,6 +425,7 @@ if __name__ == "__main__":  # this section alone: python3 bench/windows.py [kvd 
         if sys.argv[1:] == ["kvd"]:  # the kvd rows only, printed
             bench_kvd(Path(t))
         elif len(sys.argv) == 3:  # one row of the windows table, printed
-            one_row(Path(t), base.build_target, base.build_payload, int(sys.argv[1]), sys.argv[2])
+            one_row(setup(Path(t), base.build_target, base.build_payload), int(sys.argv[1]),
+                    sys.argv[2])
         else:
             run(Path(t), base.build_target, base.build_payload)
